@@ -1,0 +1,158 @@
+"""The ``pixforge`` command line. User mistakes end with one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import PixforgeError
+
+app = typer.Typer(
+    name="pixforge",
+    help="CLIP-guided generative art: render prompts with presets and plugins.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+presets_app = typer.Typer(help="List and show presets.", no_args_is_help=True)
+plugins_app = typer.Typer(help="List installed plugins.", no_args_is_help=True)
+app.add_typer(presets_app, name="presets")
+app.add_typer(plugins_app, name="plugins")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"pixforge: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _pipeline():
+    from .pipeline import Pipeline
+
+    return Pipeline()
+
+
+@app.command()
+def render(
+    prompt: Annotated[Optional[str], typer.Argument(help="Prompts: 'a|b:2|c:-1:0.9' (text:weight:stop).")] = None,
+    preset: Annotated[str, typer.Option("--preset", "-p", help="Preset name or YAML file.")] = "default",
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", "-s", help="Override a setting: dotted.path=value (repeatable).")
+    ] = None,
+    seed: Annotated[Optional[str], typer.Option(help="Seed: an integer or any string.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Optimisation steps.")] = None,
+    size: Annotated[Optional[str], typer.Option(help="Canvas size, WxH (e.g. 256x192) or N.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda[:N] or mps.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: new one in ./pixforge-out).")] = None,
+    video: Annotated[bool, typer.Option("--video", help="Also write a video of the progress frames.")] = False,
+    from_image: Annotated[
+        Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Render PROMPT to an image."""
+    from .engine import RenderDiverged, RenderInterrupted
+    from .progress import ProgressBar
+
+    values: dict[str, object] = {}
+    for key, value in (("seed", seed), ("steps", steps), ("size", size), ("device", device)):
+        if value is not None:
+            values[key] = value
+    if video:
+        values["video.enabled"] = True
+    if prompt is None and from_image is None:
+        fail("render needs a PROMPT (or --from IMAGE.png to replay a render)")
+    try:
+        pipeline = _pipeline()
+        result = pipeline.render(
+            prompt,
+            preset,
+            overrides=set_ or [],
+            out=out,
+            observers=[ProgressBar(enabled=False if quiet else None)],
+            from_image=from_image,
+            **values,
+        )
+    except RenderInterrupted as stop:
+        typer.echo(f"pixforge: {stop}", err=True)
+        raise typer.Exit(130) from None
+    except RenderDiverged as exc:
+        fail(str(exc))
+    except PixforgeError as exc:
+        fail(str(exc))
+    last = result.losses[-1]["loss"] if result.losses else float("nan")
+    typer.echo(f"{result.final_path}  (seed {result.seed}, {result.steps_done} steps, loss {last:.4f})")
+
+
+@presets_app.command("list")
+def presets_list() -> None:
+    """List the available presets."""
+    from .config import available_presets, preset_description
+
+    try:
+        registry = _pipeline().registry
+    except PixforgeError as exc:
+        fail(str(exc))
+    for name, path in available_presets(registry).items():
+        typer.echo(f"{name:<12} {preset_description(path)}")
+
+
+@presets_app.command("show")
+def presets_show(
+    name: Annotated[str, typer.Argument(help="Preset name or YAML file.")],
+    resolved: Annotated[bool, typer.Option(help="Show every setting with its default filled in.")] = True,
+) -> None:
+    """Show a preset's settings (with `extends:` merged and defaults filled in)."""
+    from .config import config_to_yaml, resolve_config
+
+    try:
+        config = resolve_config(_pipeline().registry, name)
+    except PixforgeError as exc:
+        fail(str(exc))
+    typer.echo(config_to_yaml(config), nl=False)
+
+
+@plugins_app.command("list")
+def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List loaded plugins and the components each registers."""
+    try:
+        rows = _pipeline().registry.plugins()
+    except PixforgeError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in row["provides"].items())
+        typer.echo(f"{row['name']:<12} {row['distribution'] or '-':<24} {provides}")
+
+
+def _add_plugin_commands() -> None:
+    """Let plugins add sub-commands; a plugin that fails to load is reported when a command runs."""
+    from .plugins import make_manager
+
+    try:
+        manager = make_manager()
+    except PixforgeError:
+        return
+    manager.hook.register_commands(cli=app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``pixforge`` script."""
+    _add_plugin_commands()
+    try:
+        app(args=argv, prog_name="pixforge")
+    except PixforgeError as exc:  # raised outside a command (e.g. while a plugin adds its commands)
+        typer.echo(f"pixforge: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("pixforge: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

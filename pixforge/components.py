@@ -1,0 +1,219 @@
+"""The contracts every plugin component fulfils: generators, perceptors, losses, augmentations, observers.
+
+The engine talks to components only through these classes, so it never needs to know a plugin by name.
+A component declares its settings as a ``Settings`` class (a strict pydantic model) and receives an
+instance of it when it is built.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from .settings import StrictModel
+
+if TYPE_CHECKING:
+    from .prompts import PromptSet
+
+
+class ModelCache:
+    """Loaded models kept by a Pipeline, so the next render (or the search pack) reuses them."""
+
+    def __init__(self) -> None:
+        self._models: dict[Any, Any] = {}
+
+    def get(self, key: Any, load: Callable[[], Any]) -> Any:
+        """The model stored under ``key``, loaded with ``load()`` the first time it is asked for."""
+        if key not in self._models:
+            self._models[key] = load()
+        return self._models[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._models
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a component may need when it is built: canvas size, device and the shared model cache."""
+
+    width: int
+    height: int
+    device: torch.device
+    cache: ModelCache = field(default_factory=ModelCache)
+
+
+class Generator(nn.Module, ABC):
+    """Makes an image from trainable parameters.
+
+    ``forward()`` returns a batch ``[B, 3, H, W]`` with values in ``[0, 1]`` and keeps the graph to the
+    parameters. Randomness must come from torch's default generator: the engine seeds it per render.
+    """
+
+    Settings: ClassVar[type[StrictModel]] = StrictModel
+    description: ClassVar[str] = ""
+    #: canvas sides are rounded to a multiple of this (a VQGAN's downsampling factor, say)
+    size_multiple: ClassVar[int] = 1
+
+    def __init__(self, settings: StrictModel, context: BuildContext) -> None:
+        super().__init__()
+        self.settings = settings
+        self.width = context.width
+        self.height = context.height
+
+    @abstractmethod
+    def init(self, image: torch.Tensor | None) -> None:
+        """Set the parameters from the generator's own noise, or to reproduce ``image`` ([1, 3, H, W], 0..1)."""
+
+    @abstractmethod
+    def forward(self) -> torch.Tensor:
+        """Render the current parameters to ``[B, 3, H, W]`` in ``[0, 1]``."""
+
+    def parameters_to_optimise(self) -> list[torch.Tensor]:
+        """The tensors the optimiser updates; frozen decoders stay out."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def after_step(self) -> None:
+        """Called after each optimiser step, e.g. to clamp parameters into range."""
+
+    def latent(self) -> torch.Tensor | None:
+        """The generator's latent parameters, for losses that work in latent space; None if it has none."""
+        return None
+
+
+class Perceptor(nn.Module, ABC):
+    """Embeds images and texts into one space (a CLIP model); frozen, only its input gets gradients."""
+
+    Settings: ClassVar[type[StrictModel]] = StrictModel
+    description: ClassVar[str] = ""
+
+    def __init__(self, settings: StrictModel, context: BuildContext) -> None:
+        super().__init__()
+        self.settings = settings
+
+    @property
+    @abstractmethod
+    def input_size(self) -> int:
+        """Side of the square images ``encode_image`` takes."""
+
+    @abstractmethod
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """``[N, 3, S, S]`` images in ``[0, 1]`` → ``[N, D]`` unit-length embeddings (differentiable)."""
+
+    @abstractmethod
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        """Texts → ``[N, D]`` unit-length embeddings."""
+
+
+@dataclass
+class PerceptorSlot:
+    """A perceptor in a render, with its key (unique per render) and its weight in the losses."""
+
+    key: str
+    perceptor: Perceptor
+    weight: float
+
+
+@dataclass
+class RunContext:
+    """What losses may use when they prepare, once per render, before the first step."""
+
+    prompts: PromptSet
+    perceptors: list[PerceptorSlot]
+    generator: Generator
+    init_image: torch.Tensor | None
+    total_steps: int
+    device: torch.device
+    #: embeds an image ([1, 3, H, W], 0..1) for one perceptor through the render's own cutouts → [N, D]
+    embed_image: Callable[[PerceptorSlot, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class StepState:
+    """One step of a render, as losses and observers see it."""
+
+    step: int
+    total_steps: int
+    image: torch.Tensor
+    #: perceptor key → embeddings of this step's augmented cutouts, ``[N, D]``
+    embeddings: dict[str, torch.Tensor]
+    generator: Generator
+    losses: dict[str, float] = field(default_factory=dict)
+    loss: float = float("nan")
+
+
+class Loss(ABC):
+    """A weighted term of the objective. Returns an unweighted scalar; the engine applies the weight."""
+
+    Settings: ClassVar[type[StrictModel]] = StrictModel
+    description: ClassVar[str] = ""
+
+    def __init__(self, settings: StrictModel, context: BuildContext) -> None:
+        self.settings = settings
+
+    def prepare(self, run: RunContext) -> None:
+        """Compute what stays fixed for the whole render (text embeddings, init latents)."""
+
+    @abstractmethod
+    def __call__(self, state: StepState) -> torch.Tensor:
+        """The loss for this step, a scalar tensor."""
+
+
+class Augmentation(ABC):
+    """Builds one kornia augmentation op; the engine composes all of them into one AugmentationSequential."""
+
+    Settings: ClassVar[type[StrictModel]] = StrictModel
+    description: ClassVar[str] = ""
+
+    def __init__(self, settings: StrictModel) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def build(self) -> nn.Module:
+        """A kornia augmentation module (batched, differentiable) configured from the settings."""
+
+
+@dataclass
+class RunInfo:
+    """The run as observers see it when it starts and ends."""
+
+    run_dir: Path
+    prompt: str
+    settings: dict[str, Any]
+    total_steps: int
+
+
+class Observer:
+    """Watches a render step by step (progress frames, video, logging). Must not change the image."""
+
+    Settings: ClassVar[type[StrictModel]] = StrictModel
+    description: ClassVar[str] = ""
+
+    def __init__(self, settings: StrictModel) -> None:
+        self.settings = settings
+
+    def on_start(self, run: RunInfo) -> None:
+        """Called once before the first step."""
+
+    def on_step(self, state: StepState) -> None:
+        """Called after each optimiser step."""
+
+    def on_end(self, run: RunInfo, final_image: torch.Tensor) -> None:
+        """Called once when the render ends, also after an interrupt or a diverged loss."""
+
+
+COMPONENT_KINDS: dict[str, type] = {
+    "generator": Generator,
+    "perceptor": Perceptor,
+    "loss": Loss,
+    "augmentation": Augmentation,
+    "observer": Observer,
+}

@@ -1,0 +1,317 @@
+"""Presets: YAML files → one validated RenderConfig, with ``extends:`` and ``--set dotted.path=value``."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, field_validator
+
+from .cutouts import CutoutSettings
+from .errors import ConfigError, suggest
+from .optim import OptimizerSettings
+from .plugins import Registry
+from .settings import StrictModel, validate
+
+PRESET_SUFFIXES = (".yaml", ".yml")
+
+
+class ComponentSpec(StrictModel):
+    """A component chosen by name, with its own settings (validated by the component's Settings model)."""
+
+    name: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class WeightedSpec(ComponentSpec):
+    """A component whose output is weighted (a loss or a perceptor)."""
+
+    weight: float = 1.0
+
+
+class PromptExtras(StrictModel):
+    """Prompts that are not text: image prompts, target images and noise prompts (``value:weight:stop``)."""
+
+    images: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+    noise: list[str] = Field(default_factory=list)
+
+
+class VideoSettings(StrictModel):
+    """Whether to write a video of the progress frames, and how."""
+
+    enabled: bool = False
+    fps: int = Field(10, ge=1, le=120)
+    format: Literal["mp4", "gif"] = "mp4"
+
+
+class RenderConfig(StrictModel):
+    """Everything a render needs, fully resolved. Saved as settings.yaml and in the final PNG."""
+
+    prompt: str = ""
+    size: tuple[int, int] = (64, 64)
+    steps: int = Field(100, ge=1)
+    seed: int | str | None = None
+    device: Literal["auto", "cpu", "cuda", "mps"] | str = "auto"
+    save_every: int = Field(0, ge=0)
+    init_image: str | None = None
+    generator: ComponentSpec
+    perceptors: list[WeightedSpec] = Field(default_factory=list)
+    losses: list[WeightedSpec] = Field(default_factory=list)
+    augmentations: list[ComponentSpec] = Field(default_factory=list)
+    cutouts: CutoutSettings = Field(default_factory=CutoutSettings)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    observers: list[ComponentSpec] = Field(default_factory=list)
+    prompts: PromptExtras = Field(default_factory=PromptExtras)
+    video: VideoSettings = Field(default_factory=VideoSettings)
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return parse_size(value)
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < 8 or max(value) > 8192:
+            raise ValueError(f"size {value[0]}x{value[1]} must be between 8 and 8192 pixels a side")
+        return value
+
+
+def parse_size(value: Any) -> Any:
+    """``"WxH"``, ``"N"``, ``N`` or ``[W, H]`` → ``(W, H)``; anything else is left for pydantic to reject."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, str):
+        parts = value.lower().replace(",", "x").split("x")
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"size '{value}' must look like 256x256 or 256") from None
+        if len(numbers) == 1:
+            return (numbers[0], numbers[0])
+        if len(numbers) == 2:
+            return tuple(numbers)
+        raise ValueError(f"size '{value}' must look like 256x256 or 256")
+    return value
+
+
+# --- finding and reading presets ------------------------------------------------------------------
+
+
+def builtin_preset_dirs() -> list[Path]:
+    """The folders of the presets shipped with pixforge (the top-level ``presets/`` of the repo)."""
+    spec = importlib.util.find_spec("pixforge_presets")
+    if spec is None or spec.submodule_search_locations is None:
+        return []
+    return [Path(p) for p in spec.submodule_search_locations if Path(p).is_dir()]
+
+
+def preset_dirs(registry: Registry) -> list[Path]:
+    return builtin_preset_dirs() + list(registry.preset_dirs)
+
+
+def available_presets(registry: Registry) -> dict[str, Path]:
+    """Preset name → file; a plugin's folder may add presets but not replace a shipped one."""
+    found: dict[str, Path] = {}
+    for folder in preset_dirs(registry):
+        for path in sorted(folder.iterdir()):
+            if path.suffix in PRESET_SUFFIXES and path.stem not in found:
+                found[path.stem] = path
+    return found
+
+
+def find_preset(name_or_path: str | Path, registry: Registry) -> Path:
+    """A preset name or a path to a YAML file → the file; unknown names get a suggestion."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix in PRESET_SUFFIXES or candidate.parent != Path("."):
+        if not candidate.is_file():
+            raise ConfigError(f"preset file '{name_or_path}' does not exist")
+        return candidate
+    presets = available_presets(registry)
+    if str(name_or_path) not in presets:
+        raise ConfigError(f"unknown preset '{name_or_path}'; {suggest(str(name_or_path), presets)}")
+    return presets[str(name_or_path)]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; syntax errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path} line {mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a preset must be a mapping of settings, not {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists included) is replaced by ``over``."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_preset_data(name_or_path: str | Path, registry: Registry, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A preset's settings with its ``extends:`` chain merged in (the preset itself wins)."""
+    path = find_preset(name_or_path, registry).resolve()
+    if path in _chain:
+        cycle = " → ".join(p.stem for p in (*_chain, path))
+        raise ConfigError(f"{path}: 'extends' makes a cycle ({cycle})")
+    data = read_yaml(path)
+    data.pop("description", None)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: 'extends' must name one preset, got {parent!r}")
+    base = load_preset_data(_relative(parent, path), registry, (*_chain, path))
+    return deep_merge(base, data)
+
+
+def _relative(parent: str, child: Path) -> str | Path:
+    """``extends: other.yaml`` is read relative to the preset that says it."""
+    if parent.endswith(PRESET_SUFFIXES) and not Path(parent).is_absolute():
+        return child.parent / parent
+    return parent
+
+
+def preset_description(path: Path) -> str:
+    try:
+        return str(read_yaml(path).get("description", "")).strip()
+    except ConfigError as exc:
+        return f"(broken: {exc})"
+
+
+# --- overrides ------------------------------------------------------------------------------------
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` → (["a","b","c"], value), the value read as YAML (numbers, lists, booleans)."""
+    if "=" not in text:
+        raise ConfigError(f"--set '{text}': expected dotted.path=value (e.g. --set steps=50)")
+    key, raw = text.split("=", 1)
+    path = [part.strip() for part in key.strip().split(".")]
+    if not all(path):
+        raise ConfigError(f"--set '{text}': empty part in the key '{key}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"--set '{text}': the value '{raw}' is not valid YAML") from None
+    return path, value
+
+
+def apply_override(data: dict[str, Any], path: list[str], value: Any, source: str) -> None:
+    """Set ``value`` at ``path``; inside a list of components a part may be an index or a component name."""
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        node = _step_into(node, part, path[: depth + 1], source, create=True)
+    last = path[-1]
+    if isinstance(node, list):
+        index = _list_index(node, last, path, source)
+        node[index] = value
+    elif isinstance(node, dict):
+        if isinstance(value, dict) and isinstance(node.get(last), dict):
+            node[last] = deep_merge(node[last], value)
+        else:
+            node[last] = value
+    else:
+        raise ConfigError(f"{source}: '{'.'.join(path[:-1])}' is a value, not a group of settings")
+
+
+def _step_into(node: Any, part: str, so_far: list[str], source: str, create: bool) -> Any:
+    if isinstance(node, list):
+        return node[_list_index(node, part, so_far, source)]
+    if isinstance(node, dict):
+        if part not in node or node[part] is None:
+            if not create:
+                raise ConfigError(f"{source}: no '{'.'.join(so_far)}'")
+            node[part] = {}
+        return node[part]
+    raise ConfigError(f"{source}: '{'.'.join(so_far[:-1])}' is a value, not a group of settings")
+
+
+def _list_index(items: list[Any], part: str, so_far: list[str], source: str) -> int:
+    if part.lstrip("-").isdigit():
+        index = int(part)
+        if not -len(items) <= index < len(items):
+            raise ConfigError(f"{source}: index {index} is out of range ({len(items)} items)")
+        return index
+    names = [item.get("name") for item in items if isinstance(item, dict)]
+    if part in names:
+        return names.index(part)
+    raise ConfigError(f"{source}: no component '{part}' in '{'.'.join(so_far[:-1])}'; {suggest(part, [n for n in names if n])}")
+
+
+# --- resolving ------------------------------------------------------------------------------------
+
+
+def resolve_config(
+    registry: Registry,
+    preset: str | Path | dict[str, Any] = "default",
+    overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> RenderConfig:
+    """Preset + ``values`` (Python keyword overrides, dotted keys allowed) + ``--set`` overrides → a
+    RenderConfig whose component settings are validated and filled with their defaults."""
+    if isinstance(preset, dict):
+        data, where = copy.deepcopy(preset), "settings"
+        data.pop("description", None)
+        if "extends" in data:
+            data = deep_merge(load_preset_data(data.pop("extends"), registry), data)
+    else:
+        where = f"preset '{preset}'"
+        data = load_preset_data(preset, registry)
+    for key, value in (values or {}).items():
+        apply_override(data, key.split("."), value, f"setting '{key}'")
+    for text in overrides or []:
+        path, value = parse_override(text)
+        apply_override(data, path, value, f"--set '{text}'")
+    if "generator" not in data:
+        raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")
+    config = validate(RenderConfig, data, where)
+    return fill_component_settings(config, registry)
+
+
+def fill_component_settings(config: RenderConfig, registry: Registry) -> RenderConfig:
+    """Validate every component's settings against its own model and store them with defaults filled in."""
+    groups: list[tuple[str, str, list[ComponentSpec]]] = [
+        ("generator", "generator", [config.generator]),
+        ("perceptor", "perceptors", config.perceptors),
+        ("loss", "losses", config.losses),
+        ("augmentation", "augmentations", config.augmentations),
+        ("observer", "observers", config.observers),
+    ]
+    for kind, key, specs in groups:
+        for spec in specs:
+            cls = registry.get(kind, spec.name)
+            settings = validate(cls.Settings, spec.settings, f"{key} '{spec.name}' settings")
+            spec.settings = settings.model_dump(mode="json")
+    return config
+
+
+def component_settings(registry: Registry, kind: str, spec: ComponentSpec) -> StrictModel:
+    """The validated Settings object for one component spec."""
+    cls = registry.get(kind, spec.name)
+    return validate(cls.Settings, spec.settings, f"{kind} '{spec.name}' settings")
+
+
+def config_to_yaml(config: RenderConfig) -> str:
+    data = config.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

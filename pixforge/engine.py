@@ -1,0 +1,226 @@
+"""The optimisation loop, written out plainly over named components.
+
+generator → cutouts → augmentations → perceptors → weighted losses → optimiser step → observers
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from PIL import Image
+from torch import nn
+
+from .components import Generator, Loss, Observer, PerceptorSlot, RunContext, RunInfo, StepState
+from .cutouts import CutoutSettings, make_cutouts
+from .errors import RenderAborted
+from .optim import OptimizerSettings, make_optimizer
+from .outputs import save_png, tensor_to_pil
+from .prompts import PromptSet
+
+Status = Literal["completed", "diverged", "interrupted"]
+
+
+@dataclass
+class NamedLoss:
+    name: str
+    weight: float
+    loss: Loss
+
+
+@dataclass
+class Components:
+    """Everything built for one render."""
+
+    generator: Generator
+    perceptors: list[PerceptorSlot]
+    losses: list[NamedLoss]
+    augment: nn.Module
+    cutouts: CutoutSettings
+    optimizer: OptimizerSettings
+    observers: list[Observer]
+    prompts: PromptSet
+    init_image: torch.Tensor | None
+
+
+@dataclass
+class RenderResult:
+    """What a render made: the final image, where it lies, and how the losses went."""
+
+    image: Image.Image
+    tensor: torch.Tensor
+    run_dir: Path
+    losses: list[dict[str, float]]
+    seed: int
+    settings: dict[str, Any]
+    status: Status = "completed"
+    message: str = ""
+    steps_done: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_path(self) -> Path:
+        return self.run_dir / "final.png"
+
+
+class RenderDiverged(RenderAborted):
+    """The loss became NaN or infinite; the run folder keeps the last good image."""
+
+    def __init__(self, message: str, result: RenderResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class RenderInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a render; the run folder keeps the current image and the settings."""
+
+    def __init__(self, result: RenderResult) -> None:
+        super().__init__(f"interrupted at step {result.steps_done}; kept {result.final_path}")
+        self.result = result
+
+
+class Engine:
+    """Runs one render over built components; seeding and building happen outside (see Pipeline)."""
+
+    def __init__(
+        self,
+        components: Components,
+        total_steps: int,
+        run_dir: Path,
+        png_text: dict[str, str],
+        on_step_hook: Any = None,
+    ) -> None:
+        self.c = components
+        self.total_steps = total_steps
+        self.run_dir = run_dir
+        self.png_text = png_text
+        self.on_step_hook = on_step_hook
+        self.by_size: dict[int, list[PerceptorSlot]] = defaultdict(list)
+        for slot in components.perceptors:
+            self.by_size[slot.perceptor.input_size].append(slot)
+
+    # -- the perception half of a step ----------------------------------------------------------
+
+    def perceive(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Cutouts at each perceptor input size (shared by perceptors of the same size), augmented, embedded."""
+        embeddings = {}
+        for size, slots in self.by_size.items():
+            batch = self.c.augment(make_cutouts(image, size, self.c.cutouts))
+            for slot in slots:
+                embeddings[slot.key] = slot.perceptor.encode_image(batch)
+        return embeddings
+
+    def embed_image(self, slot: PerceptorSlot, image: torch.Tensor) -> torch.Tensor:
+        """An image prompt, embedded through this render's cutouts and augmentations."""
+        image = torch.nn.functional.interpolate(
+            image.to(self.device), size=(self.c.generator.height, self.c.generator.width), mode="bilinear",
+            align_corners=False, antialias=True,
+        )
+        with torch.no_grad():
+            batch = self.c.augment(make_cutouts(image, slot.perceptor.input_size, self.c.cutouts))
+            return slot.perceptor.encode_image(batch)
+
+    @property
+    def device(self) -> torch.device:
+        params = self.c.generator.parameters_to_optimise()
+        return params[0].device if params else torch.device("cpu")
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, info: RunInfo) -> RenderResult:
+        c = self.c
+        run = RunContext(
+            prompts=c.prompts,
+            perceptors=c.perceptors,
+            generator=c.generator,
+            init_image=c.init_image,
+            total_steps=self.total_steps,
+            device=self.device,
+            embed_image=self.embed_image,
+        )
+        for named in c.losses:
+            named.loss.prepare(run)
+        optimizer, scheduler = make_optimizer(c.optimizer, c.generator.parameters_to_optimise(), self.total_steps)
+        for observer in c.observers:
+            observer.on_start(info)
+
+        history: list[dict[str, float]] = []
+        last_good = current = None
+        status: Status = "completed"
+        message = ""
+        step = 0
+        try:
+            for step in range(self.total_steps):
+                image = c.generator()
+                current = image.detach()
+                state = StepState(step, self.total_steps, current, self.perceive(image), c.generator)
+                terms = {n.name: n.weight * n.loss(state) for n in c.losses}
+                total = sum(terms.values(), torch.zeros((), device=image.device))
+                if not (torch.isfinite(total) and torch.isfinite(current).all()):
+                    bad = [name for name, term in terms.items() if not torch.isfinite(term)]
+                    status = "diverged"
+                    message = (
+                        f"loss became {total.item()} at step {step + 1}"
+                        + (f" (from {', '.join(bad)})" if bad else "")
+                        + "; kept the last good image. Try a lower optimizer.lr or loss weights"
+                    )
+                    break
+                last_good = current
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                scheduler.step()
+                with torch.no_grad():
+                    c.generator.after_step()
+                state.losses = {name: float(term.detach()) for name, term in terms.items()}
+                state.loss = float(total.detach())
+                history.append({"step": step + 1, "loss": state.loss, **state.losses})
+                for observer in c.observers:
+                    observer.on_step(state)
+                if self.on_step_hook is not None:
+                    self.on_step_hook(state=state)
+            else:
+                step = self.total_steps
+        except KeyboardInterrupt:
+            status = "interrupted"
+            final = last_good if last_good is not None else current
+            result = self._finish(info, final, history, status, "interrupted", step)
+            raise RenderInterrupted(result) from None
+
+        if status == "completed":
+            with torch.no_grad():
+                final = c.generator().detach()
+        else:
+            final = last_good
+        result = self._finish(info, final, history, status, message, step)
+        if status == "diverged":
+            raise RenderDiverged(f"{message}: {result.final_path}", result)
+        return result
+
+    def _finish(
+        self, info: RunInfo, final: torch.Tensor | None, history: list[dict[str, float]], status: Status,
+        message: str, steps_done: int,
+    ) -> RenderResult:
+        """Write final.png (atomically) and let observers close, whatever way the loop ended."""
+        if final is None:
+            with torch.no_grad():
+                final = self.c.generator().detach()
+        final = final[:1].float().cpu()
+        save_png(self.run_dir / "final.png", final, self.png_text)
+        for observer in self.c.observers:
+            observer.on_end(info, final)
+        return RenderResult(
+            image=tensor_to_pil(final),
+            tensor=final,
+            run_dir=self.run_dir,
+            losses=history,
+            seed=int(self.png_text.get("pixforge:seed", "0")),
+            settings=info.settings,
+            status=status,
+            message=message,
+            steps_done=steps_done,
+        )
+

@@ -1,0 +1,37 @@
+"""Errors a user can fix: the CLI prints them as one line, without a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PixforgeError(Exception):
+    """A mistake in the user's input or environment, told in one clear line."""
+
+
+class ConfigError(PixforgeError):
+    """A preset, setting or override that is not valid."""
+
+
+class PluginError(PixforgeError):
+    """A plugin that cannot be found or loaded."""
+
+
+class RenderAborted(PixforgeError):
+    """A render that stopped early (NaN loss, interrupt); its run folder keeps what it made."""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The closest valid spelling of ``word`` among ``choices``, if any is close enough."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """A short hint: 'did you mean X?' where a close choice exists, else the list of valid ones."""
+    options = sorted(set(choices))
+    guess = closest(word, options)
+    if guess:
+        return f"did you mean '{guess}'?"
+    return "valid: " + ", ".join(options) if options else "none are available"

@@ -1,0 +1,56 @@
+"""The hooks a pixforge plugin can implement. Each takes a ``register`` callable or an object to extend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from .components import StepState
+
+hookspec = pluggy.HookspecMarker("pixforge")
+hookimpl = pluggy.HookimplMarker("pixforge")
+
+Register = Callable[[str, type], None]
+
+
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register generator classes (subclasses of ``pixforge.Generator``): ``register("name", Cls)``."""
+
+
+@hookspec
+def register_perceptors(register: Register) -> None:
+    """Register perceptor classes (subclasses of ``pixforge.Perceptor``): ``register("name", Cls)``."""
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register loss classes (subclasses of ``pixforge.Loss``): ``register("name", Cls)``."""
+
+
+@hookspec
+def register_augmentations(register: Register) -> None:
+    """Register augmentation classes (subclasses of ``pixforge.Augmentation``): ``register("name", Cls)``."""
+
+
+@hookspec
+def register_observers(register: Register) -> None:
+    """Register observer classes (subclasses of ``pixforge.Observer``) that presets can switch on."""
+
+
+@hookspec
+def register_preset_dirs(register: Callable[[Path], None]) -> None:
+    """Register folders of extra preset YAML files: ``register(Path(...))``."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add sub-commands to the ``pixforge`` command line; ``cli`` is the root ``typer.Typer`` app."""
+
+
+@hookspec
+def on_step(state: StepState) -> None:
+    """Observe every step of every render in this process (logging, tracing); must not change the state."""

@@ -1,0 +1,186 @@
+"""A Pipeline keeps plugins and loaded models across renders; each render is seeded and independent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .augment import compose
+from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
+from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, resolve_config
+from .devices import pick_device
+from .engine import Components, Engine, NamedLoss, RenderResult
+from .outputs import (
+    atomic_write_text,
+    load_image,
+    new_run_dir,
+    pil_to_tensor,
+    read_render_settings,
+    render_metadata,
+)
+from .plugins import Registry, default_registry
+from .prompts import PromptSet, parse_image_prompts, parse_noise_prompts, parse_prompts
+from .recording import FrameSaver, VideoWriter
+from .seeding import resolve_seed, seeded
+
+
+def round_to_multiple(value: int, multiple: int) -> int:
+    """The nearest multiple of ``multiple`` (at least one multiple)."""
+    return max(multiple, int(round(value / multiple)) * multiple)
+
+
+def unique_keys(names: Sequence[str]) -> list[str]:
+    """``["clip", "clip", "x"]`` → ``["clip", "clip#2", "x"]``."""
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return keys
+
+
+class Pipeline:
+    """Plugins and loaded models, reused across renders (and by the search pack)."""
+
+    def __init__(self, plugins: Iterable[Any] = (), registry: Registry | None = None) -> None:
+        self.registry = registry if registry is not None else default_registry(plugins)
+        self.cache = ModelCache()
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        prompt: str | None = None,
+        preset: str | Path | dict[str, Any] = "default",
+        overrides: Sequence[str] = (),
+        **values: Any,
+    ) -> RenderConfig:
+        """The fully validated settings a render with these arguments would use."""
+        if prompt is not None:
+            values = {"prompt": prompt, **values}
+        return resolve_config(self.registry, preset, list(overrides), values)
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def render(
+        self,
+        prompt: str | None = None,
+        preset: str | Path | dict[str, Any] = "default",
+        *,
+        overrides: Sequence[str] = (),
+        out: str | Path | None = None,
+        observers: Sequence[Observer] = (),
+        from_image: str | Path | None = None,
+        **values: Any,
+    ) -> RenderResult:
+        """Render ``prompt`` with a preset, Python overrides (``steps=50``) and ``--set``-style overrides.
+
+        ``from_image`` replays the render stored in a pixforge PNG (its settings, seed and prompt).
+        """
+        if from_image is not None:
+            preset = read_render_settings(from_image)
+        config = self.resolve(prompt, preset, overrides, **values)
+        device = pick_device(config.device)
+        seed = resolve_seed(config.seed)
+        config.seed = seed
+        run_dir = Path(out) if out is not None else new_run_dir(stem=config.prompt)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with seeded(seed, device):
+            components = self.build(config, device, run_dir, list(observers))
+            config.size = (components.generator.width, components.generator.height)
+            settings_yaml = config_to_yaml(config)
+            atomic_write_text(run_dir / "settings.yaml", settings_yaml)
+            engine = Engine(
+                components,
+                total_steps=config.steps,
+                run_dir=run_dir,
+                png_text=render_metadata(settings_yaml, seed, config.prompt),
+                on_step_hook=self.registry.manager.hook.on_step,
+            )
+            info = RunInfo(run_dir, config.prompt, config.model_dump(mode="json"), config.steps)
+            return engine.run(info)
+
+    # -- building components -------------------------------------------------------------------
+
+    def context(self, config: RenderConfig, device: torch.device) -> BuildContext:
+        """The build context, with the canvas rounded to what the generator can make."""
+        generator_cls = self.registry.get("generator", config.generator.name)
+        multiple = max(1, int(getattr(generator_cls, "size_multiple", 1)))
+        width, height = (round_to_multiple(side, multiple) for side in config.size)
+        return BuildContext(width=width, height=height, device=device, cache=self.cache)
+
+    def perceptor(self, spec: ComponentSpec, context: BuildContext) -> Perceptor:
+        """Build (or reuse from the cache) one perceptor; the search pack uses this too."""
+        cls = self.registry.get("perceptor", spec.name)
+        perceptor = cls(component_settings(self.registry, "perceptor", spec), context)
+        return perceptor.to(context.device)
+
+    def build(
+        self, config: RenderConfig, device: torch.device, run_dir: Path, extra_observers: list[Observer]
+    ) -> Components:
+        """Build every component the settings name, and initialise the generator."""
+        reg = self.registry
+        context = self.context(config, device)
+        generator_cls = reg.get("generator", config.generator.name)
+        generator = generator_cls(component_settings(reg, "generator", config.generator), context).to(device)
+
+        perceptors = [
+            PerceptorSlot(key, self.perceptor(spec, context), spec.weight)
+            for key, spec in zip(unique_keys([p.name for p in config.perceptors]), config.perceptors)
+        ]
+        losses = [
+            NamedLoss(key, spec.weight, reg.get("loss", spec.name)(component_settings(reg, "loss", spec), context))
+            for key, spec in zip(unique_keys([s.name for s in config.losses]), config.losses)
+        ]
+        augment = compose(
+            [
+                reg.get("augmentation", spec.name)(component_settings(reg, "augmentation", spec)).build()
+                for spec in config.augmentations
+            ]
+        ).to(device)
+        observers: list[Observer] = [
+            reg.get("observer", spec.name)(component_settings(reg, "observer", spec)) for spec in config.observers
+        ]
+        frames = FrameSaver(run_dir, config.save_every) if config.save_every else None
+        if frames is not None:
+            observers.append(frames)
+        if config.video.enabled:
+            observers.append(VideoWriter(run_dir, config.video.fps, config.video.format, frames))
+        observers.extend(extra_observers)
+
+        prompts = PromptSet(
+            texts=parse_prompts(config.prompt),
+            images=parse_image_prompts(config.prompts.images),
+            targets=parse_image_prompts(config.prompts.targets),
+            noise=parse_noise_prompts(config.prompts.noise),
+        )
+        init_image = None
+        if config.init_image:
+            picture = load_image(config.init_image, "init_image").resize(
+                (context.width, context.height), resample=3
+            )
+            init_image = pil_to_tensor(picture).to(device)
+        generator.init(init_image)
+        return Components(
+            generator=generator,
+            perceptors=perceptors,
+            losses=losses,
+            augment=augment,
+            cutouts=config.cutouts,
+            optimizer=config.optimizer,
+            observers=observers,
+            prompts=prompts,
+            init_image=init_image,
+        )
+
+
+def render(
+    prompt: str | None = None,
+    preset: str | Path | dict[str, Any] = "default",
+    **kwargs: Any,
+) -> RenderResult:
+    """Render once with a fresh Pipeline: ``pixforge.render("a red circle", preset="draft", steps=20)``."""
+    return Pipeline().render(prompt, preset, **kwargs)

@@ -1,0 +1,188 @@
+"""The plugin manager: first-party and third-party plugins load the same way, from the ``pixforge``
+entry-point group, into a Registry of components.
+
+``PIXFORGE_LOAD_PLUGINS=a,b`` restricts which third-party packages load (set but empty: none);
+``PIXFORGE_TRACE_PLUGINS=1`` prints every hook call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .components import COMPONENT_KINDS
+from .errors import PluginError, suggest
+
+ENTRY_POINT_GROUP = "pixforge"
+FIRST_PARTY_DISTRIBUTION = "pixforge"
+
+#: hook name that fills each kind of component
+_KIND_HOOKS = {
+    "generator": "register_generators",
+    "perceptor": "register_perceptors",
+    "loss": "register_losses",
+    "augmentation": "register_augmentations",
+    "observer": "register_observers",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered component class and the plugin that registered it."""
+
+    name: str
+    kind: str
+    cls: type
+    plugin: str
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered; built once per Pipeline, read-only afterwards."""
+
+    manager: Manager
+    components: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    preset_dirs: list[Path] = field(default_factory=list)
+
+    def get(self, kind: str, name: str) -> type:
+        """The component class of ``kind`` registered as ``name``, or a PluginError with a suggestion."""
+        entries = self.components.get(kind, {})
+        if name not in entries:
+            raise PluginError(f"unknown {kind} '{name}'; {suggest(name, entries)}")
+        return entries[name].cls
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.components.get(kind, {}))
+
+    def plugins(self) -> list[dict[str, Any]]:
+        """One row per loaded plugin: its name, distribution and what it registered."""
+        rows = []
+        for plugin_name, module in self.manager.list_name_plugin():
+            provides: dict[str, list[str]] = {}
+            for kind, entries in self.components.items():
+                names = sorted(e.name for e in entries.values() if e.plugin == plugin_name)
+                if names:
+                    provides[kind] = names
+            rows.append(
+                {
+                    "name": plugin_name,
+                    "module": getattr(module, "__name__", type(module).__name__),
+                    "distribution": self.manager.distributions.get(plugin_name, ""),
+                    "provides": provides,
+                }
+            )
+        return sorted(rows, key=lambda r: r["name"])
+
+
+class Manager(pluggy.PluginManager):
+    """A pluggy manager that also remembers which distribution each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.distributions: dict[str, str] = {}
+
+
+def allowed_third_party(env: dict[str, str] | None = None) -> set[str] | None:
+    """Names allowed by PIXFORGE_LOAD_PLUGINS, or None when the variable is unset (all load)."""
+    env = os.environ if env is None else env
+    raw = env.get("PIXFORGE_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip().lower() for part in raw.split(",") if part.strip()}
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _entry_points() -> Iterable[metadata.EntryPoint]:
+    return metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def load_entry_point_plugins(
+    manager: Manager, allowed: set[str] | None
+) -> list[tuple[str, ModuleType]]:
+    """Import and register every entry point of the group; a failing import raises PluginError."""
+    loaded = []
+    seen: set[str] = set()
+    for ep in sorted(_entry_points(), key=lambda e: e.name):
+        dist_name = ep.dist.name if ep.dist is not None else ""
+        first_party = _normalise(dist_name) == FIRST_PARTY_DISTRIBUTION
+        if not first_party and allowed is not None:
+            wanted = {_normalise(a) for a in allowed}
+            if _normalise(dist_name) not in wanted and _normalise(ep.name) not in wanted:
+                continue
+        if ep.name in seen:
+            continue
+        seen.add(ep.name)
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must be named, never dropped silently
+            raise PluginError(
+                f"plugin '{ep.name}' from package '{dist_name or '?'}' failed to load "
+                f"({type(exc).__name__}: {exc}); fix or uninstall it, or leave it out with "
+                f"PIXFORGE_LOAD_PLUGINS"
+            ) from exc
+        if manager.is_registered(module):
+            continue
+        manager.register(module, name=ep.name)
+        manager.distributions[ep.name] = dist_name
+        loaded.append((ep.name, module))
+    return loaded
+
+
+def make_manager(extra_plugins: Iterable[Any] = (), load_entry_points: bool = True) -> Manager:
+    """A fresh plugin manager with the hook specs, the entry-point plugins and any ``extra_plugins``."""
+    manager = Manager()
+    manager.add_hookspecs(hookspecs)
+    if os.environ.get("PIXFORGE_TRACE_PLUGINS"):
+        manager.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
+        manager.enable_tracing()
+    if load_entry_points:
+        load_entry_point_plugins(manager, allowed_third_party())
+    for plugin in extra_plugins:
+        manager.register(plugin)
+    return manager
+
+
+def build_registry(manager: Manager) -> Registry:
+    """Ask every plugin to register its components and preset folders."""
+    registry = Registry(manager=manager)
+    for kind, hook_name in _KIND_HOOKS.items():
+        entries: dict[str, Entry] = {}
+        base = COMPONENT_KINDS[kind]
+        hook = getattr(manager.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            plugin_name = impl.plugin_name
+
+            def register(name: str, cls: type, _plugin: str = plugin_name, _kind: str = kind) -> None:
+                if not (isinstance(cls, type) and issubclass(cls, base)):
+                    raise PluginError(
+                        f"plugin '{_plugin}' registered {_kind} '{name}' as {cls!r}, "
+                        f"which is not a subclass of pixforge.{base.__name__}"
+                    )
+                if name in entries and entries[name].cls is not cls:
+                    raise PluginError(
+                        f"{_kind} '{name}' is registered twice: by plugin '{entries[name].plugin}' "
+                        f"and by plugin '{_plugin}'; uninstall one or restrict PIXFORGE_LOAD_PLUGINS"
+                    )
+                entries[name] = Entry(name=name, kind=_kind, cls=cls, plugin=_plugin)
+
+            impl.function(register=register)
+        registry.components[kind] = entries
+    manager.hook.register_preset_dirs(register=lambda path: registry.preset_dirs.append(Path(path)))
+    return registry
+
+
+def default_registry(extra_plugins: Iterable[Any] = ()) -> Registry:
+    """A registry of all installed plugins (filtered by PIXFORGE_LOAD_PLUGINS) plus ``extra_plugins``."""
+    return build_registry(make_manager(extra_plugins))

@@ -1,0 +1,66 @@
+"""Observers the engine always runs: progress frames and the video made from them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .components import Observer, RunInfo, StepState
+from .outputs import save_png, tensor_to_pil
+
+
+class FrameSaver(Observer):
+    """Writes ``frames/frame_NNNNN.png`` every ``every`` steps (and the last one)."""
+
+    def __init__(self, run_dir: Path, every: int) -> None:
+        self.folder = run_dir / "frames"
+        self.every = every
+
+    def on_step(self, state: StepState) -> None:
+        last = state.step + 1 == state.total_steps
+        if self.every and ((state.step + 1) % self.every == 0 or last):
+            save_png(self.folder / f"frame_{state.step + 1:05d}.png", state.image)
+
+    def frames(self) -> list[Path]:
+        return sorted(self.folder.glob("frame_*.png")) if self.folder.is_dir() else []
+
+
+class VideoWriter(Observer):
+    """At the end, turns the saved frames (or every step's image) into an MP4 or GIF through imageio."""
+
+    def __init__(self, run_dir: Path, fps: int, fmt: str, frames: FrameSaver | None) -> None:
+        self.path = run_dir / f"video.{fmt}"
+        self.fps = fps
+        self.source = frames
+        self.images: list = []
+
+    def on_step(self, state: StepState) -> None:
+        if self.source is None:
+            self.images.append(tensor_to_pil(state.image))
+
+    def on_end(self, run: RunInfo, final_image: torch.Tensor) -> None:
+        import imageio.v3 as iio
+        import numpy as np
+
+        if self.source is not None:
+            from PIL import Image
+
+            images = [Image.open(p).convert("RGB") for p in self.source.frames()]
+        else:
+            images = self.images
+        if not images:
+            return
+        frames = np.stack([np.asarray(img) for img in images])
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".video.", suffix=self.path.suffix)
+        os.close(fd)
+        try:
+            if self.path.suffix == ".gif":
+                iio.imwrite(tmp, frames, duration=1000 / self.fps, loop=0)
+            else:
+                iio.imwrite(tmp, frames, fps=self.fps, codec="libx264", macro_block_size=1)
+            os.replace(tmp, self.path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,39 @@
+"""Seeds: one seed fixes every random choice of a render, without touching the caller's RNG state."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+MAX_SEED = 2**63 - 1
+
+
+def resolve_seed(seed: int | str | None) -> int:
+    """An int as is; a string of digits as its number; any other string through SHA-256; None → random."""
+    if seed is None:
+        return secrets.randbelow(2**31)
+    if isinstance(seed, bool):
+        raise TypeError("seed must be an int or a string")
+    if isinstance(seed, int):
+        return seed % (MAX_SEED + 1)
+    text = str(seed).strip()
+    if text.lstrip("-").isdigit():
+        return int(text) % (MAX_SEED + 1)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") & MAX_SEED
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Run a block with torch's default generators seeded, restoring the outer state afterwards.
+
+    Kornia and most torch code draw from the default generator, so forking it is what keeps two renders
+    in one process independent and each render reproducible.
+    """
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

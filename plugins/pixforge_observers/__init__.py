@@ -1,0 +1,41 @@
+"""First-party observers that presets can switch on under ``observers:``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pixforge.components import Observer, RunInfo, StepState
+from pixforge.hookspecs import hookimpl
+
+
+class LossLog(Observer):
+    """Appends each step's losses to ``losses.csv`` in the run folder as it goes, so a crash keeps the history."""
+
+    description = "write each step's losses to losses.csv in the run folder"
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.path: Path | None = None
+        self.columns: list[str] | None = None
+
+    def on_start(self, run: RunInfo) -> None:
+        self.path = run.run_dir / "losses.csv"
+        self.columns = None
+
+    def on_step(self, state: StepState) -> None:
+        assert self.path is not None, "on_start was not called"
+        row = {"step": state.step + 1, "loss": state.loss, **state.losses}
+        new = self.columns is None
+        if new:
+            self.columns = list(row)
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.columns)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+@hookimpl
+def register_observers(register) -> None:
+    register("loss_log", LossLog)

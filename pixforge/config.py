@@ -158,7 +158,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists included) is replaced by ``over``."""
+    """Mappings merge key by key; anything else (lists included) is replaced by ``over``.
+
+    A component spec that names a different component (``name:``) replaces the old one whole, since the
+    old component's settings mean nothing to the new one.
+    """
+    if "name" in over and base.get("name") != over["name"]:
+        return copy.deepcopy(over)
     merged = copy.deepcopy(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):

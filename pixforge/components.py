@@ -142,6 +142,7 @@ class StepState:
 
     step: int
     total_steps: int
+    #: this step's image ``[B, 3, H, W]``, with its graph to the generator's parameters
     image: torch.Tensor
     #: perceptor key → embeddings of this step's augmented cutouts, ``[N, D]``
     embeddings: dict[str, torch.Tensor]

@@ -156,7 +156,7 @@ class Engine:
             for step in range(self.total_steps):
                 image = c.generator()
                 current = image.detach()
-                state = StepState(step, self.total_steps, current, self.perceive(image), c.generator)
+                state = StepState(step, self.total_steps, image, self.perceive(image), c.generator)
                 terms = {n.name: n.weight * n.loss(state) for n in c.losses}
                 total = sum(terms.values(), torch.zeros((), device=image.device))
                 if not (torch.isfinite(total) and torch.isfinite(current).all()):

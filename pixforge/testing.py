@@ -1,0 +1,524 @@
+"""Contract tests and tiny dummy components, for pixforge itself and for third-party plugin authors.
+
+A plugin's test suite subclasses a contract and names its component; pytest then runs every check::
+
+    from pixforge.testing import GeneratorContract
+
+    class TestMyGenerator(GeneratorContract):
+        component = MyGenerator
+        settings = {"grid": [8, 8]}
+
+Contracts check what the engine relies on: strict settings, shapes, value ranges, gradients, and
+determinism under a seed. The dummies (``DummyGenerator``, ``DummyPerceptor``) are small, deterministic
+and free of open_clip, for fast engine tests; ``DummyPlugin()`` registers them as ``dummy``.
+
+This module imports pytest, so it is for test code only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from .augment import compose
+from .components import (
+    Augmentation,
+    BuildContext,
+    Generator,
+    Loss,
+    ModelCache,
+    Observer,
+    Perceptor,
+    PerceptorSlot,
+    RunContext,
+    RunInfo,
+    StepState,
+)
+from .errors import ConfigError
+from .hookspecs import Register, hookimpl
+from .prompts import PromptSet, Weighted
+from .settings import StrictModel, validate
+
+#: a settings key no component has, for the strictness check
+UNKNOWN_KEY = "no_such_setting_xyz"
+
+
+# -- building ----------------------------------------------------------------------------------------
+
+
+def tiny_context(width: int = 32, height: int = 32, device: str | torch.device = "cpu") -> BuildContext:
+    """A build context for a small canvas, with a fresh model cache."""
+    return BuildContext(width=width, height=height, device=torch.device(device), cache=ModelCache())
+
+
+def build_component(cls: type, settings: dict[str, Any] | None = None, context: BuildContext | None = None) -> Any:
+    """Validate ``settings`` against ``cls.Settings`` and build ``cls`` as the engine would."""
+    validated = validate(cls.Settings, settings or {}, f"{cls.__name__} settings")
+    if issubclass(cls, (Augmentation, Observer)):
+        return cls(validated)
+    return cls(validated, context if context is not None else tiny_context())
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Torch's default generator seeded for a block, restored afterwards (as the engine does per render)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def smooth_image(width: int = 32, height: int = 32) -> torch.Tensor:
+    """A deterministic colourful ``[1, 3, H, W]`` picture in 0.1..0.9 (gradients in three directions)."""
+    y = torch.linspace(0, 1, height).view(height, 1).expand(height, width)
+    x = torch.linspace(0, 1, width).view(1, width).expand(height, width)
+    image = torch.stack([x, y, 1 - (x + y) / 2])
+    return (0.1 + 0.8 * image).unsqueeze(0)
+
+
+# -- dummy components ----------------------------------------------------------------------------------
+
+
+class DummyGeneratorSettings(StrictModel):
+    #: spread of the random logits: larger starts with more contrast
+    scale: float = Field(1.0, ge=0)
+
+
+class DummyGenerator(Generator):
+    """One logit per canvas pixel through a sigmoid: the simplest generator that meets the contract."""
+
+    Settings = DummyGeneratorSettings
+    description = "test generator: one trainable logit per pixel"
+
+    def __init__(self, settings: DummyGeneratorSettings, context: BuildContext) -> None:
+        super().__init__(settings, context)
+        self.logits = nn.Parameter(torch.zeros(1, 3, context.height, context.width, device=context.device))
+        self.init(None)
+
+    def init(self, image: torch.Tensor | None) -> None:
+        with torch.no_grad():
+            if image is None:
+                noise = torch.randn(self.logits.shape) * self.settings.scale  # type: ignore[attr-defined]
+                self.logits.copy_(noise)
+            else:
+                image = F.interpolate(image[:1].float(), size=(self.height, self.width), mode="area")
+                self.logits.copy_(torch.logit(image.clamp(0.01, 0.99)))
+
+    def forward(self) -> torch.Tensor:
+        return torch.sigmoid(self.logits)
+
+    def latent(self) -> torch.Tensor:
+        return self.logits
+
+
+class DummyPerceptorSettings(StrictModel):
+    size: int = Field(32, ge=8)
+    dim: int = Field(16, ge=2)
+    #: the seed of the fixed random weights
+    seed: int = 0
+
+
+class DummyPerceptor(Perceptor):
+    """A tiny frozen conv net with fixed random weights; texts map to fixed random unit vectors (by hash)."""
+
+    Settings = DummyPerceptorSettings
+    description = "test perceptor: a tiny deterministic conv net (no open_clip)"
+
+    def __init__(self, settings: DummyPerceptorSettings, context: BuildContext) -> None:
+        super().__init__(settings, context)
+        self.settings: DummyPerceptorSettings = settings
+        with seeded(settings.seed):
+            self.net = nn.Sequential(
+                nn.Conv2d(3, 8, 3, stride=2, padding=1),
+                nn.GELU(),
+                nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                nn.GELU(),
+                nn.AdaptiveAvgPool2d(2),
+                nn.Flatten(),
+                nn.Linear(64, settings.dim),
+            )
+        self.net.to(context.device).eval().requires_grad_(False)
+        self.embed_dim = settings.dim
+
+    @property
+    def input_size(self) -> int:
+        return self.settings.size
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        device = next(self.net.parameters()).device
+        return F.normalize(self.net(images.to(device=device, dtype=torch.float32) * 2 - 1), dim=-1)
+
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        device = next(self.net.parameters()).device
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+            rows.append(torch.randn(self.embed_dim, generator=torch.Generator().manual_seed(seed)))
+        if not rows:
+            return torch.zeros(0, self.embed_dim, device=device)
+        return F.normalize(torch.stack(rows), dim=-1).to(device)
+
+
+class DummyPlugin:
+    """Registers ``dummy`` generator and perceptor: ``default_registry(extra_plugins=[DummyPlugin()])``."""
+
+    @hookimpl
+    def register_generators(self, register: Register) -> None:
+        register("dummy", DummyGenerator)
+
+    @hookimpl
+    def register_perceptors(self, register: Register) -> None:
+        register("dummy", DummyPerceptor)
+
+
+# -- run and step contexts -----------------------------------------------------------------------------
+
+
+def simple_cutouts(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Two fixed cutouts per image (the whole canvas and its centre half), resized to ``size``; differentiable."""
+    h, w = image.shape[-2:]
+    centre = image[..., h // 4 : h // 4 + max(1, h // 2), w // 4 : w // 4 + max(1, w // 2)]
+    parts = [F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False) for part in (image, centre)]
+    return torch.cat(parts)
+
+
+def make_run_context(
+    generator: Generator | None = None,
+    perceptors: Sequence[Perceptor | PerceptorSlot] | None = None,
+    prompts: PromptSet | None = None,
+    init_image: torch.Tensor | None = None,
+    total_steps: int = 10,
+    context: BuildContext | None = None,
+) -> RunContext:
+    """A RunContext as the engine makes one, with dummies for whatever is not given.
+
+    Defaults: a ``DummyGenerator``, one ``DummyPerceptor`` (key ``dummy``), a text prompt and a noise
+    prompt. Image prompts are embedded through ``simple_cutouts`` instead of the engine's random ones.
+    """
+    context = context if context is not None else tiny_context()
+    if generator is None:
+        generator = build_component(DummyGenerator, {}, context)
+    if perceptors is None:
+        perceptors = [build_component(DummyPerceptor, {}, context)]
+    slots = [
+        p if isinstance(p, PerceptorSlot) else PerceptorSlot(key=f"p{i}" if i else "dummy", perceptor=p, weight=1.0)
+        for i, p in enumerate(perceptors)
+    ]
+    if prompts is None:
+        prompts = PromptSet(texts=[Weighted("a red circle")], noise=[Weighted("3", 0.5)])
+
+    def embed_image(slot: PerceptorSlot, image: torch.Tensor) -> torch.Tensor:
+        image = F.interpolate(image.float(), size=(generator.height, generator.width), mode="bilinear")
+        with torch.no_grad():
+            return slot.perceptor.encode_image(simple_cutouts(image, slot.perceptor.input_size))
+
+    return RunContext(
+        prompts=prompts,
+        perceptors=slots,
+        generator=generator,
+        init_image=init_image,
+        total_steps=total_steps,
+        device=context.device,
+        embed_image=embed_image,
+    )
+
+
+def make_step_state(run: RunContext, step: int = 0) -> StepState:
+    """One step's state: the generator's image (with its graph) and each perceptor's cutout embeddings."""
+    image = run.generator()
+    embeddings = {
+        slot.key: slot.perceptor.encode_image(simple_cutouts(image, slot.perceptor.input_size))
+        for slot in run.perceptors
+    }
+    return StepState(step, run.total_steps, image, embeddings, run.generator)
+
+
+# -- contracts -----------------------------------------------------------------------------------------
+
+
+class ComponentContract:
+    """Checks every component kind shares: a strict Settings model and a one-line description.
+
+    Subclasses set ``component`` (the class) and optionally ``settings`` (a dict). The checks read them
+    through the fixtures ``contract_component`` and ``contract_settings``, so a test module may also
+    parametrize those two names to run one contract over many components.
+    """
+
+    component: ClassVar[type]
+    settings: ClassVar[dict[str, Any]] = {}
+
+    @pytest.fixture
+    def contract_component(self) -> type:
+        cls = getattr(self, "component", None)
+        if cls is None:
+            pytest.fail(f"{type(self).__name__}: set the class attribute 'component' to the class under test")
+        return cls
+
+    @pytest.fixture
+    def contract_settings(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    # every check takes both fixtures, so a class-level parametrize over the pair applies to all of them
+
+    def test_settings_model_is_strict(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        assert issubclass(contract_component.Settings, StrictModel)
+
+    def test_description_is_one_line(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        text = contract_component.description
+        assert isinstance(text, str) and text.strip(), "set the one-line ClassVar 'description'"
+        assert "\n" not in text.strip()
+
+    def test_settings_validate(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        validate(contract_component.Settings, contract_settings, "settings")
+
+    def test_unknown_setting_is_named(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        with pytest.raises(ConfigError, match=UNKNOWN_KEY):
+            validate(contract_component.Settings, {**contract_settings, UNKNOWN_KEY: 1}, "settings")
+
+
+class GeneratorContract(ComponentContract):
+    """A generator renders ``[B, 3, H, W]`` in 0..1 at the context's size, with gradients to its parameters."""
+
+    #: canvas (width, height); not square, so swapped sides show; rounded up to ``size_multiple``
+    canvas: ClassVar[tuple[int, int]] = (40, 24)
+    #: largest mean absolute error allowed when ``init(image)`` reproduces a smooth picture; None skips
+    reproduce_tolerance: ClassVar[float | None] = 0.1
+
+    def _context(self, cls: type) -> BuildContext:
+        multiple = max(1, int(getattr(cls, "size_multiple", 1)))
+        width, height = (-(-side // multiple) * multiple for side in self.canvas)
+        return tiny_context(width, height)
+
+    def _build(self, cls: type, settings: dict[str, Any], seed: int = 0) -> Generator:
+        with seeded(seed):
+            generator = build_component(cls, settings, self._context(cls))
+            generator.init(None)
+        return generator
+
+    def test_shape_and_range(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        generator = self._build(contract_component, contract_settings)
+        image = generator()
+        context = self._context(contract_component)
+        assert image.dim() == 4 and image.shape[1] == 3
+        assert tuple(image.shape[-2:]) == (context.height, context.width)
+        assert image.is_floating_point() and torch.isfinite(image).all()
+        assert image.min() >= 0 and image.max() <= 1
+
+    def test_range_holds_after_large_steps(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        generator = self._build(contract_component, contract_settings)
+        optimiser = torch.optim.Adam(generator.parameters_to_optimise(), lr=1.0)
+        for _ in range(3):
+            optimiser.zero_grad()
+            (-(generator() - 0.5).abs().mean()).backward()
+            optimiser.step()
+            with torch.no_grad():
+                generator.after_step()
+        with torch.no_grad():
+            image = generator()
+        assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+
+    def test_gradients_reach_parameters(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        generator = self._build(contract_component, contract_settings)
+        params = generator.parameters_to_optimise()
+        assert params, "parameters_to_optimise() is empty: nothing to optimise"
+        assert all(p.requires_grad for p in params)
+        (generator() * torch.linspace(0, 1, 3).view(1, 3, 1, 1)).mean().backward()
+        assert all(p.grad is not None for p in params), "some optimised parameters get no gradient"
+        assert any(p.grad.abs().sum() > 0 for p in params)  # type: ignore[union-attr]
+
+    def test_deterministic_under_seed(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        with torch.no_grad():
+            first = self._build(contract_component, contract_settings, seed=1234)()
+            second = self._build(contract_component, contract_settings, seed=1234)()
+        assert torch.equal(first, second)
+
+    def test_init_image_is_reproduced(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        generator = self._build(contract_component, contract_settings)
+        target = smooth_image(generator.width, generator.height)
+        generator.init(target)
+        with torch.no_grad():
+            image = generator()
+        assert image.shape[-2:] == target.shape[-2:]
+        if self.reproduce_tolerance is not None:
+            error = (image[:1] - target).abs().mean().item()
+            assert error < self.reproduce_tolerance, f"init(image) gives mean error {error:.3f}"
+
+    def test_latent_is_tensor_or_none(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        latent = self._build(contract_component, contract_settings).latent()
+        assert latent is None or isinstance(latent, torch.Tensor)
+
+
+class PerceptorContract(ComponentContract):
+    """A perceptor is frozen; it embeds images (differentiably) and texts into one unit-length space."""
+
+    def _build(self, cls: type, settings: dict[str, Any], seed: int = 0) -> Perceptor:
+        with seeded(seed):
+            return build_component(cls, settings, tiny_context())
+
+    def _images(self, perceptor: Perceptor, n: int = 3) -> torch.Tensor:
+        size = perceptor.input_size
+        with seeded(7):
+            return torch.rand(n, 3, size, size)
+
+    def test_input_size(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        size = self._build(contract_component, contract_settings).input_size
+        assert isinstance(size, int) and size > 0
+
+    def test_frozen(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        perceptor = self._build(contract_component, contract_settings)
+        assert not any(p.requires_grad for p in perceptor.parameters())
+
+    def test_image_embeddings(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        perceptor = self._build(contract_component, contract_settings)
+        images = self._images(perceptor).requires_grad_(True)
+        embeddings = perceptor.encode_image(images)
+        assert embeddings.dim() == 2 and embeddings.shape[0] == images.shape[0]
+        assert torch.allclose(embeddings.norm(dim=-1), torch.ones(len(images)), atol=1e-3)
+        embeddings.sum().backward()
+        assert images.grad is not None and torch.isfinite(images.grad).all() and images.grad.abs().sum() > 0
+
+    def test_text_embeddings(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        perceptor = self._build(contract_component, contract_settings)
+        texts = ["a red circle", "a blue square"]
+        embeddings = perceptor.encode_text(texts)
+        image_dim = perceptor.encode_image(self._images(perceptor, 1)).shape[-1]
+        assert embeddings.shape == (2, image_dim)
+        assert torch.allclose(embeddings.norm(dim=-1), torch.ones(2), atol=1e-3)
+        assert torch.allclose(perceptor.encode_text(texts[::-1]), embeddings.flip(0), atol=1e-5)
+
+    def test_deterministic_under_seed(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        first = self._build(contract_component, contract_settings, seed=3)
+        second = self._build(contract_component, contract_settings, seed=3)
+        images = self._images(first)
+        with torch.no_grad():
+            assert torch.equal(first.encode_image(images), second.encode_image(images))
+        assert torch.equal(first.encode_text(["a cat"]), second.encode_text(["a cat"]))
+
+
+class LossContract(ComponentContract):
+    """A loss prepares once per render and returns a finite scalar each step, with a usable gradient."""
+
+    def _setup(self, cls: type, settings: dict[str, Any], seed: int = 0) -> tuple[Loss, RunContext]:
+        with seeded(seed):
+            context = tiny_context()
+            run = make_run_context(init_image=smooth_image(context.width, context.height), context=context)
+            loss = build_component(cls, settings, context)
+            loss.prepare(run)
+        return loss, run
+
+    def test_finite_scalar(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        loss, run = self._setup(contract_component, contract_settings)
+        for step in range(3):
+            value = loss(make_step_state(run, step))
+            assert isinstance(value, torch.Tensor) and value.dim() == 0
+            assert value.is_floating_point() and torch.isfinite(value)
+
+    def test_backward(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        loss, run = self._setup(contract_component, contract_settings)
+        value = loss(make_step_state(run))
+        if value.requires_grad:
+            value.backward()
+            for p in run.generator.parameters_to_optimise():
+                assert p.grad is None or torch.isfinite(p.grad).all()
+
+    def test_deterministic_under_seed(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        values = []
+        for _ in range(2):
+            loss, run = self._setup(contract_component, contract_settings, seed=11)
+            with seeded(12):
+                values.append(loss(make_step_state(run)).detach())
+        assert torch.equal(values[0], values[1])
+
+
+class AugmentationContract(ComponentContract):
+    """An augmentation builds a kornia op that keeps the batch shape, lets gradients through and obeys ``p``."""
+
+    def _op(self, cls: type, settings: dict[str, Any], **override: Any) -> nn.Module:
+        return build_component(cls, {**settings, **override}).build()
+
+    @staticmethod
+    def _batch() -> torch.Tensor:
+        with seeded(5):
+            return torch.rand(4, 3, 32, 32)
+
+    def _has_p(self, cls: type) -> bool:
+        return "p" in cls.Settings.model_fields
+
+    def test_builds_a_composable_module(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        op = self._op(contract_component, contract_settings)
+        assert isinstance(op, nn.Module)
+        compose([op])  # the engine chains every op into one kornia AugmentationSequential
+
+    def test_shape_kept(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        op = self._op(contract_component, contract_settings)
+        batch = self._batch()
+        with seeded(0):
+            out = op(batch)
+        assert out.shape == batch.shape and torch.isfinite(out).all()
+
+    def test_p0_is_identity(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        if not self._has_p(contract_component):
+            pytest.skip("the op has no 'p' setting")
+        op = self._op(contract_component, contract_settings, p=0.0)
+        batch = self._batch()
+        with seeded(0):
+            out = op(batch)
+        assert torch.allclose(out, batch, atol=1e-6)
+
+    def test_gradient_flows(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        override = {"p": 1.0} if self._has_p(contract_component) else {}
+        op = self._op(contract_component, contract_settings, **override)
+        batch = self._batch().requires_grad_(True)
+        with seeded(0):
+            out = op(batch)
+        (out * torch.linspace(0.5, 1.5, 3).view(1, 3, 1, 1)).sum().backward()
+        assert batch.grad is not None and torch.isfinite(batch.grad).all() and batch.grad.abs().sum() > 0
+
+    def test_deterministic_under_seed(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        outs = []
+        for _ in range(2):
+            op = self._op(contract_component, contract_settings)
+            with seeded(9):
+                outs.append(op(self._batch()))
+        assert torch.equal(outs[0], outs[1])
+
+
+class ObserverContract(ComponentContract):
+    """An observer survives a whole run (start, steps, end) and never changes the image it is shown."""
+
+    def test_lifecycle_leaves_image_alone(
+        self, contract_component: type, contract_settings: dict[str, Any], tmp_path: Path
+    ) -> None:
+        observer = build_component(contract_component, contract_settings)
+        info = RunInfo(run_dir=tmp_path, prompt="a red circle", settings={}, total_steps=2)
+        with seeded(0):
+            run = make_run_context(total_steps=2)
+        observer.on_start(info)
+        for step in range(2):
+            with torch.no_grad():
+                state = make_step_state(run, step)
+            state.losses, state.loss = {"clip_prompt": 0.5}, 0.5
+            before = state.image.clone()
+            observer.on_step(state)
+            assert torch.equal(state.image, before)
+        final = before[:1].clone()
+        observer.on_end(info, final)
+        assert torch.equal(final, before[:1])
+
+
+#: the contract for each component kind, as named in the registry
+CONTRACTS: dict[str, type[ComponentContract]] = {
+    "generator": GeneratorContract,
+    "perceptor": PerceptorContract,
+    "loss": LossContract,
+    "augmentation": AugmentationContract,
+    "observer": ObserverContract,
+}

@@ -1,0 +1,96 @@
+"""The ``clip`` perceptor: an open_clip model, frozen, shared through the build context's model cache."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from pixforge.components import BuildContext, Perceptor
+from pixforge.settings import StrictModel
+
+from .loading import LoadedClip, load_clip
+
+#: the dtype images are fed in at each precision (open_clip casts only some layers, so the
+#: parameters' dtypes are mixed and cannot tell it)
+INPUT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class ClipSettings(StrictModel):
+    """Which open_clip model, which weights, and at what precision."""
+
+    #: any open_clip model name (``ViT-B-32``, ``hf-hub:...``, ``local-dir:...``) or a shipped one;
+    #: only a label when ``config`` is set
+    model: str = "pixforge-tiny-random"
+    #: an open_clip pretrained tag (``openai``, needs the weights in the local cache or network) or a
+    #: local weights file (``.pt``/``.bin`` state dict or ``.safetensors``); None: random weights (seeded)
+    pretrained: str | None = None
+    #: a local open_clip model-config json; with it, ``pretrained`` must be a weights file
+    config: str | None = None
+    #: weights dtype; embeddings are always returned as float32
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+
+
+def cache_key(settings: ClipSettings, device: torch.device) -> tuple[Any, ...]:
+    """What makes two loaded models interchangeable."""
+    return ("clip", settings.model, settings.pretrained, settings.config, settings.precision, device)
+
+
+class ClipPerceptor(Perceptor):
+    """Embeds images (normalised with the model's own mean/std) and texts (its own tokenizer) to unit vectors.
+
+    Text embeddings are cached per string on the instance, so each prompt is encoded once per render.
+    """
+
+    Settings = ClipSettings
+    description = "an open_clip CLIP model (any open_clip name; the tiny random pixforge-tiny-random by default)"
+
+    def __init__(self, settings: ClipSettings, context: BuildContext) -> None:
+        super().__init__(settings, context)
+        loaded: LoadedClip = context.cache.get(
+            cache_key(settings, context.device),
+            lambda: load_clip(settings.model, settings.pretrained, settings.config, settings.precision, context.device),
+        )
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.embed_dim = loaded.embed_dim
+        self._size = loaded.image_size
+        device = next(self.model.parameters()).device
+        self.register_buffer("mean", torch.tensor(loaded.mean, device=device).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(loaded.std, device=device).view(1, 3, 1, 1), persistent=False)
+        self._texts: dict[str, torch.Tensor] = {}
+
+    @property
+    def input_size(self) -> int:
+        return self._size
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the model takes its input in."""
+        return INPUT_DTYPES[self.settings.precision]  # type: ignore[attr-defined]
+
+    def train(self, mode: bool = True) -> ClipPerceptor:
+        """The shared model stays in eval mode whatever the perceptor's mode."""
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(device=self.mean.device, dtype=torch.float32)
+        if x.shape[-2:] != (self._size, self._size):
+            x = F.interpolate(x, size=(self._size, self._size), mode="bilinear", align_corners=False, antialias=True)
+        x = (x - self.mean) / self.std
+        features = self.model.encode_image(x.to(self.dtype))
+        return F.normalize(features.float(), dim=-1)
+
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        if missing:
+            with torch.no_grad():
+                tokens = self.tokenizer(missing).to(self.mean.device)
+                features = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+            self._texts.update(zip(missing, features, strict=True))
+        if not texts:
+            return torch.zeros(0, self.embed_dim, device=self.mean.device)
+        return torch.stack([self._texts[t] for t in texts])

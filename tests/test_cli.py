@@ -126,3 +126,38 @@ def test_help_everywhere():
     for args in (["--help"], ["render", "--help"], ["presets", "--help"], ["plugins", "list", "--help"]):
         done = cli(*args)
         assert done.exit_code == 0 and "Usage" in done.output
+
+
+def test_ctrl_c_keeps_the_current_image_and_settings(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pixforge.cli", "render", "a cat", "--steps", "100000", "--size", "32",
+         "--set", "cutouts.count=4", "--seed", "0", "-q", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 120
+    while not (out / "losses.csv").is_file() and time.time() < deadline:  # wait until steps are running
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted at step" in stderr and "Traceback" not in stderr
+    assert (out / "final.png").is_file() and (out / "settings.yaml").is_file()
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_every_hook_is_documented_in_the_readme():
+    import inspect
+    from pathlib import Path
+
+    from pixforge import hookspecs
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(fn, "pixforge_spec")]
+    assert len(hooks) >= 8
+    for name in hooks:
+        assert f"`{name}`" in readme, f"hook {name} is missing from the README"
+        assert inspect.getdoc(getattr(hookspecs, name)), f"hook {name} has no docstring"

@@ -173,3 +173,19 @@ def test_several_perceptors_each_weighted(pipe, tmp_path):
 def test_public_render_function(tmp_path):
     result = pixforge.render("a yellow star", preset="draft", out=tmp_path / "p", seed=0, **TINY)
     assert result.final_path.is_file()
+
+
+def test_on_step_hook_and_progress_bar(tmp_path):
+    from pixforge.progress import ProgressBar
+
+    seen = []
+
+    class Watcher:
+        @hookimpl
+        def on_step(self, state):
+            seen.append((state.step, round(state.loss, 6)))
+
+    pipe = Pipeline(plugins=[Watcher()])
+    result = pipe.render("a", out=tmp_path / "w", seed=0, observers=[ProgressBar(enabled=True)], **TINY)
+    assert [s for s, _ in seen] == [0, 1, 2, 3]
+    assert [loss for _, loss in seen] == [round(row["loss"], 6) for row in result.losses]

@@ -43,12 +43,14 @@ class ModelCache:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a component may need when it is built: canvas size, device and the shared model cache."""
+    """What a component may need when it is built: canvas size, device, the shared model cache, and the
+    named models plugins registered (kind → name → loader)."""
 
     width: int
     height: int
     device: torch.device
     cache: ModelCache = field(default_factory=ModelCache)
+    models: dict[str, dict[str, Callable[..., Any]]] = field(default_factory=dict)
 
 
 class Generator(nn.Module, ABC):

@@ -47,6 +47,15 @@ def register_preset_dirs(register: Callable[[Path], None]) -> None:
 
 
 @hookspec
+def register_models(register: Callable[[str, str, Callable[..., Any]], None]) -> None:
+    """Register named models that a component loads by name: ``register(kind, name, loader)``.
+
+    ``kind`` says which component family uses it (``"clip"`` for the clip perceptor); ``loader(device)``
+    returns what that family expects. This is how a plugin ships a model without the component knowing it.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add sub-commands to the ``pixforge`` command line; ``cli`` is the root ``typer.Typer`` app."""
 

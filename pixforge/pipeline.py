@@ -110,7 +110,7 @@ class Pipeline:
         generator_cls = self.registry.get("generator", config.generator.name)
         multiple = max(1, int(getattr(generator_cls, "size_multiple", 1)))
         width, height = (round_to_multiple(side, multiple) for side in config.size)
-        return BuildContext(width=width, height=height, device=device, cache=self.cache)
+        return BuildContext(width=width, height=height, device=device, cache=self.cache, models=self.registry.models)
 
     def perceptor(self, spec: ComponentSpec, context: BuildContext) -> Perceptor:
         """Build (or reuse from the cache) one perceptor; the search pack uses this too."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -52,6 +52,8 @@ class Registry:
     manager: Manager
     components: dict[str, dict[str, Entry]] = field(default_factory=dict)
     preset_dirs: list[Path] = field(default_factory=list)
+    #: kind → name → loader, from the ``register_models`` hook
+    models: dict[str, dict[str, Callable[..., Any]]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> type:
         """The component class of ``kind`` registered as ``name``, or a PluginError with a suggestion."""
@@ -180,6 +182,14 @@ def build_registry(manager: Manager) -> Registry:
             impl.function(register=register)
         registry.components[kind] = entries
     manager.hook.register_preset_dirs(register=lambda path: registry.preset_dirs.append(Path(path)))
+
+    def register_model(kind: str, name: str, loader: Callable[..., Any]) -> None:
+        known = registry.models.setdefault(kind, {})
+        if name in known and known[name] is not loader:
+            raise PluginError(f"{kind} model '{name}' is registered twice; uninstall one of the plugins")
+        known[name] = loader
+
+    manager.hook.register_models(register=register_model)
     return registry
 
 

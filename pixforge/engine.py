@@ -21,7 +21,7 @@ from .optim import OptimizerSettings, make_optimizer
 from .outputs import save_png, tensor_to_pil
 from .prompts import PromptSet
 
-Status = Literal["completed", "diverged", "interrupted"]
+Status = Literal["completed", "diverged", "interrupted", "failed"]
 
 
 @dataclass
@@ -189,6 +189,11 @@ class Engine:
             final = last_good if last_good is not None else current
             result = self._finish(info, final, history, status, "interrupted", step)
             raise RenderInterrupted(result) from None
+        except Exception:
+            # a crash in a component still leaves the last good image and the settings behind
+            if last_good is not None or current is not None:
+                self._finish(info, last_good if last_good is not None else current, history, "failed", "", step)
+            raise
 
         if status == "completed":
             with torch.no_grad():

@@ -189,3 +189,24 @@ def test_on_step_hook_and_progress_bar(tmp_path):
     result = pipe.render("a", out=tmp_path / "w", seed=0, observers=[ProgressBar(enabled=True)], **TINY)
     assert [s for s, _ in seen] == [0, 1, 2, 3]
     assert [loss for _, loss in seen] == [round(row["loss"], 6) for row in result.losses]
+
+
+class Crash(Loss):
+    def __call__(self, state):
+        if state.step == 2:
+            raise RuntimeError("boom")
+        return state.image.mean() * 0
+
+
+class CrashPlugin:
+    @hookimpl
+    def register_losses(self, register):
+        register("crash", Crash)
+
+
+def test_a_crashing_component_still_leaves_the_last_good_image(tmp_path):
+    pipe = Pipeline(plugins=[CrashPlugin()])
+    with pytest.raises(RuntimeError, match="boom"):
+        pipe.render("a", out=tmp_path / "c", seed=0, steps=5, size=32,
+                    overrides=["cutouts.count=4", "losses=[{name: clip_prompt}, {name: crash}]"])
+    assert (tmp_path / "c" / "final.png").is_file() and (tmp_path / "c" / "losses.csv").is_file()

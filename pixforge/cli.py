@@ -51,6 +51,9 @@ def render(
     from_image: Annotated[
         Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
     ] = None,
+    candidates: Annotated[
+        int, typer.Option(help="Render N seeds and keep the best by CLIP score (ranked sheet: candidates.png).")
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Render PROMPT to an image."""
@@ -74,6 +77,7 @@ def render(
             out=out,
             observers=[ProgressBar(enabled=False if quiet else None)],
             from_image=from_image,
+            candidates=candidates,
             **values,
         )
     except RenderInterrupted as stop:
@@ -84,6 +88,8 @@ def render(
     except PixforgeError as exc:
         fail(str(exc))
     last = result.losses[-1]["loss"] if result.losses else float("nan")
+    for rank, row in enumerate(result.extras.get("candidates", []), start=1):
+        typer.echo(f"#{rank} seed {row['seed']} score {row['score']:.4f}  {row['run_dir']}")
     typer.echo(f"{result.final_path}  (seed {result.seed}, {result.steps_done} steps, loss {last:.4f})")
 
 

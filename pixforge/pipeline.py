@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .augment import compose
+from .candidates import candidate_seeds, perceptors_for, rank_candidates, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
 from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, resolve_config
 from .devices import pick_device
+from .errors import ConfigError
 from .engine import Components, Engine, NamedLoss, RenderResult
 from .outputs import (
     atomic_write_text,
@@ -74,19 +77,33 @@ class Pipeline:
         out: str | Path | None = None,
         observers: Sequence[Observer] = (),
         from_image: str | Path | None = None,
+        candidates: int = 1,
         **values: Any,
     ) -> RenderResult:
         """Render ``prompt`` with a preset, Python overrides (``steps=50``) and ``--set``-style overrides.
 
         ``from_image`` replays the render stored in a pixforge PNG (its settings, seed and prompt).
+        ``candidates=N`` renders N seeds and keeps the best by CLIP score (see ``pixforge.candidates``).
         """
         if from_image is not None:
             preset = read_render_settings(from_image)
         config = self.resolve(prompt, preset, overrides, **values)
+        if candidates < 1:
+            raise ConfigError(f"candidates must be 1 or more, got {candidates}")
+        seed = resolve_seed(config.seed)
+        run_dir = Path(out) if out is not None else new_run_dir(stem=config.prompt)
+        if candidates == 1:
+            return self.render_config(config.model_copy(update={"seed": seed}), run_dir, observers)
+        return self._best_of(config, seed, candidates, run_dir, observers)
+
+    def render_config(
+        self, config: RenderConfig, run_dir: Path, observers: Sequence[Observer] = ()
+    ) -> RenderResult:
+        """Run one render of fully resolved settings (``config.seed`` already an int) into ``run_dir``."""
+        config = config.model_copy(deep=True)
         device = pick_device(config.device)
         seed = resolve_seed(config.seed)
         config.seed = seed
-        run_dir = Path(out) if out is not None else new_run_dir(stem=config.prompt)
         run_dir.mkdir(parents=True, exist_ok=True)
         with seeded(seed, device):
             components = self.build(config, device, run_dir, list(observers))
@@ -102,6 +119,25 @@ class Pipeline:
             )
             info = RunInfo(run_dir, config.prompt, config.model_dump(mode="json"), config.steps)
             return engine.run(info)
+
+    def _best_of(
+        self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer]
+    ) -> RenderResult:
+        """Render ``count`` seeds under ``run_dir/candidates/`` and put the best one's final.png in ``run_dir``."""
+        results = [
+            self.render_config(config.model_copy(update={"seed": s}), run_dir / "candidates" / f"seed-{s}", observers)
+            for s in candidate_seeds(seed, count)
+        ]
+        context = self.context(config, pick_device(config.device))
+        ranked = rank_candidates(results, config, perceptors_for(self, config, context))
+        final = write_ranking(run_dir, ranked)
+        best = ranked[0].result
+        return replace(
+            best,
+            run_dir=run_dir,
+            extras={"candidates": [{"seed": c.seed, "score": c.score, "run_dir": str(c.result.run_dir)} for c in ranked],
+                    "final": str(final)},
+        )
 
     # -- building components -------------------------------------------------------------------
 

@@ -210,3 +210,15 @@ def test_a_crashing_component_still_leaves_the_last_good_image(tmp_path):
         pipe.render("a", out=tmp_path / "c", seed=0, steps=5, size=32,
                     overrides=["cutouts.count=4", "losses=[{name: clip_prompt}, {name: crash}]"])
     assert (tmp_path / "c" / "final.png").is_file() and (tmp_path / "c" / "losses.csv").is_file()
+
+
+def test_candidates_rank_by_clip_score_and_keep_the_best(pipe, tmp_path):
+    result = pipe.render("a red circle", out=tmp_path / "best", seed=10, candidates=3, **TINY)
+    rows = result.extras["candidates"]
+    assert [r["seed"] for r in sorted(rows, key=lambda r: r["seed"])] == [10, 11, 12]
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    best_dir = tmp_path / "best" / "candidates" / f"seed-{rows[0]['seed']}"
+    assert (tmp_path / "best" / "final.png").read_bytes() == (best_dir / "final.png").read_bytes()
+    assert (tmp_path / "best" / "candidates.png").is_file()
+    single = pipe.render("a red circle", out=tmp_path / "single", seed=rows[0]["seed"], **TINY)
+    assert single.final_path.read_bytes() == (best_dir / "final.png").read_bytes()

@@ -51,6 +51,9 @@ def render(
     from_image: Annotated[
         Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
     ] = None,
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="Continue a killed render from its run folder's checkpoint.")
+    ] = None,
     candidates: Annotated[
         int, typer.Option(help="Render N seeds and keep the best by CLIP score (ranked sheet: candidates.png).")
     ] = 1,
@@ -66,20 +69,24 @@ def render(
             values[key] = value
     if video:
         values["video.enabled"] = True
-    if prompt is None and from_image is None:
-        fail("render needs a PROMPT (or --from IMAGE.png to replay a render)")
+    if prompt is None and from_image is None and resume is None:
+        fail("render needs a PROMPT (or --from IMAGE.png to replay a render, or --resume RUN_DIR)")
+    progress = ProgressBar(enabled=False if quiet else None)
     try:
         pipeline = _pipeline()
-        result = pipeline.render(
-            prompt,
-            preset,
-            overrides=set_ or [],
-            out=out,
-            observers=[ProgressBar(enabled=False if quiet else None)],
-            from_image=from_image,
-            candidates=candidates,
-            **values,
-        )
+        if resume is not None:
+            result = pipeline.resume(resume, observers=[progress])
+        else:
+            result = pipeline.render(
+                prompt,
+                preset,
+                overrides=set_ or [],
+                out=out,
+                observers=[progress],
+                from_image=from_image,
+                candidates=candidates,
+                **values,
+            )
     except RenderInterrupted as stop:
         typer.echo(f"pixforge: {stop}", err=True)
         raise typer.Exit(130) from None

@@ -192,6 +192,8 @@ class RunInfo:
     prompt: str
     settings: dict[str, Any]
     total_steps: int
+    #: the step a resumed render continues from (0 for a fresh one)
+    start_step: int = 0
 
 
 class Observer:
@@ -200,8 +202,8 @@ class Observer:
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
 
-    def __init__(self, settings: StrictModel) -> None:
-        self.settings = settings
+    def __init__(self, settings: StrictModel | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
 
     def on_start(self, run: RunInfo) -> None:
         """Called once before the first step."""

@@ -57,6 +57,8 @@ class RenderConfig(StrictModel):
     seed: int | str | None = None
     device: Literal["auto", "cpu", "cuda", "mps"] | str = "auto"
     save_every: int = Field(0, ge=0)
+    #: write checkpoint.pt every N steps so ``render --resume`` can continue a killed render (0: never)
+    checkpoint_every: int = Field(10, ge=0)
     init_image: str | None = None
     generator: ComponentSpec
     perceptors: list[WeightedSpec] = Field(default_factory=list)

@@ -20,6 +20,7 @@ from .errors import RenderAborted
 from .optim import OptimizerSettings, make_optimizer
 from .outputs import save_png, tensor_to_pil
 from .prompts import PromptSet
+from .resume import Checkpoint, capture_rng, restore_params, restore_rng, write_status
 
 Status = Literal["completed", "diverged", "interrupted", "failed"]
 
@@ -92,8 +93,12 @@ class Engine:
         run_dir: Path,
         png_text: dict[str, str],
         on_step_hook: Any = None,
+        checkpoint_every: int = 0,
+        resume: Checkpoint | None = None,
     ) -> None:
         self.c = components
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
         self.total_steps = total_steps
         self.run_dir = run_dir
         self.png_text = png_text
@@ -143,17 +148,27 @@ class Engine:
         )
         for named in c.losses:
             named.loss.prepare(run)
-        optimizer, scheduler = make_optimizer(c.optimizer, c.generator.parameters_to_optimise(), self.total_steps)
+        params = c.generator.parameters_to_optimise()
+        optimizer, scheduler = make_optimizer(c.optimizer, params, self.total_steps)
+        history: list[dict[str, float]] = []
+        start = 0
+        if self.resume is not None:
+            restore_params(params, self.resume)
+            optimizer.load_state_dict(self.resume.optimizer)
+            scheduler.load_state_dict(self.resume.scheduler)
+            restore_rng(self.resume, self.device)
+            history = list(self.resume.history)
+            start = self.resume.step
+        info.start_step = start
         for observer in c.observers:
             observer.on_start(info)
 
-        history: list[dict[str, float]] = []
         last_good = current = None
         status: Status = "completed"
         message = ""
-        step = 0
+        step = start
         try:
-            for step in range(self.total_steps):
+            for step in range(start, self.total_steps):
                 image = c.generator()
                 current = image.detach()
                 state = StepState(step, self.total_steps, image, self.perceive(image), c.generator)
@@ -182,6 +197,11 @@ class Engine:
                     observer.on_step(state)
                 if self.on_step_hook is not None:
                     self.on_step_hook(state=state)
+                done = step + 1
+                if self.checkpoint_every and done % self.checkpoint_every == 0 and done < self.total_steps:
+                    rng_cpu, rng_cuda = capture_rng(self.device)
+                    Checkpoint(done, params, optimizer.state_dict(), scheduler.state_dict(), rng_cpu, rng_cuda,
+                               history).save(self.run_dir)
             else:
                 step = self.total_steps
         except KeyboardInterrupt:
@@ -217,6 +237,7 @@ class Engine:
         save_png(self.run_dir / "final.png", final, self.png_text)
         for observer in self.c.observers:
             observer.on_end(info, final)
+        write_status(self.run_dir, status, steps_done, self.total_steps, message)
         return RenderResult(
             image=tensor_to_pil(final),
             tensor=final,

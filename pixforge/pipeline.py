@@ -12,7 +12,7 @@ import torch
 from .augment import compose
 from .candidates import candidate_seeds, perceptors_for, rank_candidates, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
-from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, resolve_config
+from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, read_yaml, resolve_config
 from .devices import pick_device
 from .errors import ConfigError
 from .engine import Components, Engine, NamedLoss, RenderResult
@@ -27,6 +27,7 @@ from .outputs import (
 from .plugins import Registry, default_registry
 from .prompts import PromptSet, parse_image_prompts, parse_noise_prompts, parse_prompts
 from .recording import FrameSaver, VideoWriter
+from .resume import Checkpoint
 from .seeding import resolve_seed, seeded
 
 
@@ -96,8 +97,21 @@ class Pipeline:
             return self.render_config(config.model_copy(update={"seed": seed}), run_dir, observers)
         return self._best_of(config, seed, candidates, run_dir, observers)
 
+    def resume(self, run_dir: str | Path, observers: Sequence[Observer] = ()) -> RenderResult:
+        """Continue a render from the checkpoint in its run folder; it ends as if it had never stopped."""
+        run_dir = Path(run_dir)
+        settings = run_dir / "settings.yaml"
+        if not settings.is_file():
+            raise ConfigError(f"--resume '{run_dir}': no settings.yaml (is it a pixforge run folder?)")
+        config = resolve_config(self.registry, read_yaml(settings))
+        return self.render_config(config, run_dir, observers, resume=Checkpoint.load(run_dir))
+
     def render_config(
-        self, config: RenderConfig, run_dir: Path, observers: Sequence[Observer] = ()
+        self,
+        config: RenderConfig,
+        run_dir: Path,
+        observers: Sequence[Observer] = (),
+        resume: Checkpoint | None = None,
     ) -> RenderResult:
         """Run one render of fully resolved settings (``config.seed`` already an int) into ``run_dir``."""
         config = config.model_copy(deep=True)
@@ -116,6 +130,8 @@ class Pipeline:
                 run_dir=run_dir,
                 png_text=render_metadata(settings_yaml, seed, config.prompt),
                 on_step_hook=self.registry.manager.hook.on_step,
+                checkpoint_every=config.checkpoint_every,
+                resume=resume,
             )
             info = RunInfo(run_dir, config.prompt, config.model_dump(mode="json"), config.steps)
             return engine.run(info)
@@ -180,11 +196,13 @@ class Pipeline:
         observers: list[Observer] = [
             reg.get("observer", spec.name)(component_settings(reg, "observer", spec)) for spec in config.observers
         ]
-        frames = FrameSaver(run_dir, config.save_every) if config.save_every else None
-        if frames is not None:
+        # a video needs frames on disk: every step's when save_every is not set
+        every = config.save_every or (1 if config.video.enabled else 0)
+        if every:
+            frames = FrameSaver(run_dir, every)
             observers.append(frames)
-        if config.video.enabled:
-            observers.append(VideoWriter(run_dir, config.video.fps, config.video.format, frames))
+            if config.video.enabled:
+                observers.append(VideoWriter(run_dir, config.video.fps, config.video.format, frames))
         observers.extend(extra_observers)
 
         prompts = PromptSet(

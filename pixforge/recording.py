@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .components import Observer, RunInfo, StepState
-from .outputs import save_png, tensor_to_pil
+from .outputs import save_png
 
 
 class FrameSaver(Observer):
@@ -29,28 +29,22 @@ class FrameSaver(Observer):
 
 
 class VideoWriter(Observer):
-    """At the end, turns the saved frames (or every step's image) into an MP4 or GIF through imageio."""
+    """At the end, turns the saved frames into an MP4 or GIF through imageio.
 
-    def __init__(self, run_dir: Path, fps: int, fmt: str, frames: FrameSaver | None) -> None:
+    Frames are read back from disk rather than kept in memory, so a resumed render's video has them all.
+    """
+
+    def __init__(self, run_dir: Path, fps: int, fmt: str, frames: FrameSaver) -> None:
         self.path = run_dir / f"video.{fmt}"
         self.fps = fps
         self.source = frames
-        self.images: list = []
-
-    def on_step(self, state: StepState) -> None:
-        if self.source is None:
-            self.images.append(tensor_to_pil(state.image))
 
     def on_end(self, run: RunInfo, final_image: torch.Tensor) -> None:
         import imageio.v3 as iio
         import numpy as np
+        from PIL import Image
 
-        if self.source is not None:
-            from PIL import Image
-
-            images = [Image.open(p).convert("RGB") for p in self.source.frames()]
-        else:
-            images = self.images
+        images = [Image.open(p).convert("RGB") for p in self.source.frames()]
         if not images:
             return
         frames = np.stack([np.asarray(img) for img in images])

@@ -137,10 +137,10 @@ def test_video_is_written(pipe, tmp_path):
     assert frames.shape[0] == 4
 
 
-def test_gif_video_without_frames(pipe, tmp_path):
+def test_gif_video_takes_every_step_when_save_every_is_unset(pipe, tmp_path):
     result = pipe.render("a", out=tmp_path / "g", seed=0, **{**TINY, "overrides": TINY["overrides"] + ["video={enabled: true, format: gif}"]})
     assert (result.run_dir / "video.gif").is_file()
-    assert not (result.run_dir / "frames").exists()
+    assert len(list((result.run_dir / "frames").iterdir())) == 4
 
 
 def test_lr_drops_and_optimisers(pipe, tmp_path):

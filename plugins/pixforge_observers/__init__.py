@@ -22,6 +22,23 @@ class LossLog(Observer):
     def on_start(self, run: RunInfo) -> None:
         self.path = run.run_dir / "losses.csv"
         self.columns = None
+        if run.start_step and self.path.is_file():
+            self._keep_rows_up_to(run.start_step)
+
+    def _keep_rows_up_to(self, step: int) -> None:
+        """A resumed render continues the log from its checkpoint: rows written after it are dropped."""
+        assert self.path is not None
+        with self.path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames
+            rows = [row for row in reader if int(row["step"]) <= step]
+        if not columns:
+            return
+        with self.path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.columns = list(columns)
 
     def on_step(self, state: StepState) -> None:
         assert self.path is not None, "on_start was not called"

@@ -1,0 +1,110 @@
+"""Render checkpoints: enough state to continue a killed render and end with the very same bytes.
+
+A checkpoint holds the generator's trainable tensors, the optimiser and schedule state, torch's RNG states,
+the step reached and the loss history. It is written atomically, so a kill at any moment leaves either the
+previous checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ConfigError
+from .outputs import atomic_write_bytes, atomic_write_text
+
+CHECKPOINT_NAME = "checkpoint.pt"
+STATUS_NAME = "run.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """The state of a render after ``step`` completed steps."""
+
+    step: int
+    params: list[torch.Tensor]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    rng_cpu: torch.Tensor
+    rng_cuda: list[torch.Tensor] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def save(self, run_dir: Path) -> None:
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "format_version": FORMAT_VERSION,
+                "step": self.step,
+                "params": [p.detach().cpu() for p in self.params],
+                "optimizer": self.optimizer,
+                "scheduler": self.scheduler,
+                "rng_cpu": self.rng_cpu,
+                "rng_cuda": self.rng_cuda,
+                "history": self.history,
+            },
+            buffer,
+        )
+        atomic_write_bytes(run_dir / CHECKPOINT_NAME, buffer.getvalue())
+
+    @classmethod
+    def load(cls, run_dir: Path) -> Checkpoint:
+        path = run_dir / CHECKPOINT_NAME
+        if not path.is_file():
+            raise ConfigError(f"--resume '{run_dir}': no {CHECKPOINT_NAME} in it (checkpoint_every was 0?)")
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ConfigError(f"{path}: checkpoint format {data.get('format_version')} is not {FORMAT_VERSION}")
+        return cls(
+            step=int(data["step"]),
+            params=list(data["params"]),
+            optimizer=data["optimizer"],
+            scheduler=data["scheduler"],
+            rng_cpu=data["rng_cpu"],
+            rng_cuda=list(data["rng_cuda"]),
+            history=list(data["history"]),
+        )
+
+
+def capture_rng(device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    cuda = [torch.cuda.get_rng_state(device)] if device.type == "cuda" else []
+    return torch.get_rng_state(), cuda
+
+
+def restore_rng(checkpoint: Checkpoint, device: torch.device) -> None:
+    torch.set_rng_state(checkpoint.rng_cpu)
+    if device.type == "cuda" and checkpoint.rng_cuda:
+        torch.cuda.set_rng_state(checkpoint.rng_cuda[0], device)
+
+
+def restore_params(params: list[torch.Tensor], checkpoint: Checkpoint) -> None:
+    if len(params) != len(checkpoint.params) or any(
+        p.shape != q.shape for p, q in zip(params, checkpoint.params)
+    ):
+        raise ConfigError("the checkpoint does not fit this render's generator (were settings.yaml edited?)")
+    with torch.no_grad():
+        for param, saved in zip(params, checkpoint.params):
+            param.copy_(saved.to(param.device))
+
+
+def write_status(run_dir: Path, status: str, steps_done: int, total_steps: int, message: str = "") -> None:
+    """``run.json``: how the render ended, so a sweep can tell finished runs from interrupted ones."""
+    atomic_write_text(
+        run_dir / STATUS_NAME,
+        json.dumps({"status": status, "steps_done": steps_done, "total_steps": total_steps, "message": message}),
+    )
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / STATUS_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import PixforgeError
+from .models_cli import models_app
 
 app = typer.Typer(
     name="pixforge",
@@ -22,6 +23,7 @@ presets_app = typer.Typer(help="List and show presets.", no_args_is_help=True)
 plugins_app = typer.Typer(help="List installed plugins.", no_args_is_help=True)
 app.add_typer(presets_app, name="presets")
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(models_app, name="models")
 
 
 def fail(message: str, code: int = 1) -> None:

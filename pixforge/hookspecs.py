@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from .components import StepState
+
+if TYPE_CHECKING:
+    from .weights import WeightEntry
 
 hookspec = pluggy.HookspecMarker("pixforge")
 hookimpl = pluggy.HookimplMarker("pixforge")
@@ -52,6 +55,15 @@ def register_models(register: Callable[[str, str, Callable[..., Any]], None]) ->
 
     ``kind`` says which component family uses it (``"clip"`` for the clip perceptor); ``loader(device)``
     returns what that family expects. This is how a plugin ships a model without the component knowing it.
+    """
+
+
+@hookspec
+def register_weights(register: Callable[[WeightEntry], None]) -> None:
+    """Register named model weights (files, checksums, mirrors): ``register(pixforge.weights.WeightEntry(...))``.
+
+    ``pixforge models`` lists and fetches them, and a component gets their paths with
+    ``pixforge.weights.ensure_local``; a name or alias registered by two plugins is an error.
     """
 
 

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .components import COMPONENT_KINDS
 from .errors import PluginError, suggest
+
+if TYPE_CHECKING:
+    from .weights import WeightEntry
 
 ENTRY_POINT_GROUP = "pixforge"
 FIRST_PARTY_DISTRIBUTION = "pixforge"
@@ -54,6 +57,8 @@ class Registry:
     preset_dirs: list[Path] = field(default_factory=list)
     #: kind → name → loader, from the ``register_models`` hook
     models: dict[str, dict[str, Callable[..., Any]]] = field(default_factory=dict)
+    #: name → named model weights, from the ``register_weights`` hook (see ``pixforge.weights``)
+    weights: dict[str, WeightEntry] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> type:
         """The component class of ``kind`` registered as ``name``, or a PluginError with a suggestion."""
@@ -190,6 +195,9 @@ def build_registry(manager: Manager) -> Registry:
         known[name] = loader
 
     manager.hook.register_models(register=register_model)
+    from .weights import collect as collect_weights
+
+    registry.weights = collect_weights(manager)
     return registry
 
 

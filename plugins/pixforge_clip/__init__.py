@@ -8,6 +8,7 @@ from __future__ import annotations
 from pixforge.hookspecs import Register, hookimpl
 
 from .perceptor import ClipPerceptor, ClipSettings
+from .weights import register_weights  # noqa: F401  (the OpenAI CLIP names in `pixforge models`)
 
 __all__ = ["ClipPerceptor", "ClipSettings"]
 

@@ -1,0 +1,121 @@
+"""``pixforge models``: list, fetch, verify and locate the named weights plugins register."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from .errors import PixforgeError
+
+models_app = typer.Typer(help="List, download and verify model weights.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"pixforge: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _weights():
+    from .plugins import default_registry
+
+    return default_registry().weights
+
+
+def _human(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List every named model: kind, size, whether it is on disk, and where it comes from."""
+    from .weights import describe
+
+    try:
+        rows = [describe(entry) for _, entry in sorted(_weights().items())]
+    except PixforgeError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        present = "present" if row["present"] else "-"
+        typer.echo(f"{row['name']:<24} {row['kind']:<8} {_human(row['size']):>9}  {present:<8} {row['source']}")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    names: Annotated[list[str], typer.Argument(help="Model names (see `pixforge models list`).")],
+    force: Annotated[bool, typer.Option("--force", help="Download again even if present.")] = False,
+) -> None:
+    """Download models into the cache (verified, resumable; mirrors tried in order)."""
+    from .weights import FetchOptions, ensure_local, lookup
+
+    try:
+        weights = _weights()
+        entries = [lookup(weights, name) for name in names]
+        for entry in entries:
+            paths = ensure_local(entry, options=FetchOptions(force=force))
+            for path in paths.values():
+                typer.echo(f"{entry.name}: {path}")
+    except PixforgeError as exc:
+        _fail(str(exc))
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[list[str] | None, typer.Argument(help="Model names (default: every downloadable one).")] = None,
+) -> None:
+    """Re-hash cached files against their checksums: ok, corrupt, missing or unchecked (no checksum)."""
+    from .weights import check, file_path, lookup
+
+    try:
+        weights = _weights()
+        entries = [lookup(weights, name) for name in names] if names else [weights[n] for n in sorted(weights)]
+    except PixforgeError as exc:
+        _fail(str(exc))
+    corrupt, checked = [], 0
+    for entry in entries:
+        if entry.open_clip is not None:
+            if names:
+                typer.echo(f"{entry.name}: served by open_clip (the hub cache checks its own files)")
+            continue
+        for file in entry.files:
+            path = file_path(entry, file)
+            status = check(path, file)
+            if status == "missing" and not names:
+                continue  # verifying the whole cache: report what is there
+            typer.echo(f"{status:<9} {entry.name}/{file.name}  {path}")
+            checked += 1
+            if status == "corrupt":
+                corrupt.append(path)
+    if not checked and not names:
+        typer.echo("no downloaded model files to verify")
+    if corrupt:
+        _fail(f"{len(corrupt)} corrupt file(s); run `pixforge models fetch --force NAME` to replace them")
+
+
+@models_app.command("path")
+def models_path(name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
+    """Print where each file of a model is, or where to put it by hand."""
+    from .weights import local_paths, lookup
+
+    try:
+        entry = lookup(_weights(), name)
+        if entry.open_clip is not None:
+            from .weights.openclip import cached_file, expected_location
+
+            typer.echo(str(cached_file(entry) or expected_location(entry)))
+            return
+    except PixforgeError as exc:
+        _fail(str(exc))
+    for path in local_paths(entry).values():
+        typer.echo(str(path))

@@ -65,7 +65,8 @@ def write_ranking(run_dir: Path, ranked: list[Candidate]) -> Path:
     """``candidates.png`` (ranked contact sheet) and the best render's ``final.png`` in ``run_dir``."""
     sheet = contact_sheet(
         [c.result.image for c in ranked],
-        [f"#{rank} seed {c.seed} score {c.score:.3f}" for rank, c in enumerate(ranked, start=1)],
+        [f"#{rank} seed {c.seed}\nscore {c.score:.3f}" for rank, c in enumerate(ranked, start=1)],
+        title="best of {} by CLIP score".format(len(ranked)),
     )
     save_png(run_dir / "candidates.png", sheet)
     best = ranked[0].result.final_path

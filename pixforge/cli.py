@@ -11,6 +11,7 @@ import typer
 
 from .errors import PixforgeError
 from .models_cli import models_app
+from .sweep_cli import sweep
 
 app = typer.Typer(
     name="pixforge",
@@ -24,6 +25,7 @@ plugins_app = typer.Typer(help="List installed plugins.", no_args_is_help=True)
 app.add_typer(presets_app, name="presets")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(models_app, name="models")
+app.command("sweep")(sweep)
 
 
 def fail(message: str, code: int = 1) -> None:

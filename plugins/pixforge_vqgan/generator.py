@@ -1,0 +1,173 @@
+"""The ``vqgan`` generator: optimise a VQGAN latent, quantise it to the codebook, decode it (VQGAN-CLIP style).
+
+The latent ``z`` is ``[1, C, H/f + 2m, W/f + 2m]``: code vectors for a VQ model (quantised to the
+nearest code with a straight-through gradient), or logits over the codebook for a Gumbel model (a hard
+one-hot with the softmax's gradient). The ``m`` latent cells beyond each edge are decoded and cropped
+away, because a decoder's outermost pixels are its worst (zero padding): the canvas shows only interior.
+The decoder is frozen and shared through the model cache; only ``z`` trains.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field, model_validator
+from torch import nn
+
+from pixforge.components import BuildContext, Generator
+from pixforge.errors import ConfigError
+from pixforge.settings import StrictModel
+
+from .loading import ModelFiles, factor_for, load_model, resolve
+from .model import VQAutoencoder
+from .noise import gradient_images, pixel_noise
+from .quantize import clamp_with_grad, gumbel_quantize, straight_through_quantize
+
+#: logit of the chosen code over the others when a Gumbel latent starts from random codes
+RANDOM_CODE_LOGIT = 2.0
+
+
+class VQGANSettings(StrictModel):
+    """Which model, and what the latent starts from."""
+
+    #: a shipped or published model name (``tiny``, ``imagenet_f16_16384``, ...); None: ``tiny`` unless
+    #: ``config`` is given, when it is only a label
+    model: str | None = None
+    #: a taming model config (yaml, the published layout) and its weights (.ckpt/.pt or .safetensors)
+    config: str | None = None
+    checkpoint: str | None = None
+    #: allow a full unpickle of a torch checkpoint that needs one (it can run code: only for files you trust)
+    trust_checkpoint: bool = False
+    #: random_codes: random tokens' embeddings (VQGAN-CLIP); pixels: random pixel noise, encoded;
+    #: gradient: a smooth random two-colour gradient, encoded. An init image overrides it.
+    init: Literal["random_codes", "pixels", "gradient"] = "random_codes"
+    #: latent cells decoded beyond each canvas edge and cropped away, hiding the decoder's border artefacts
+    margin: int = Field(1, ge=0, le=8)
+    #: Gumbel models only: softmax temperature of the code logits
+    temperature: float = Field(1.0, gt=0)
+    #: Gumbel models only: sample codes with Gumbel noise each step instead of taking the argmax
+    gumbel_noise: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> VQGANSettings:
+        if (self.config is None) != (self.checkpoint is None):
+            raise ValueError("'config' and 'checkpoint' go together: give both paths, or neither and a 'model' name")
+        return self
+
+
+def cache_key(files: ModelFiles, trust: bool, device: torch.device) -> tuple[Any, ...]:
+    """What makes two loaded models interchangeable (aliases of one model share an entry)."""
+    return ("vqgan", str(files.config), str(files.checkpoint), trust, str(device))
+
+
+def nearest_multiple(value: int, multiple: int) -> int:
+    """The nearest multiple of ``multiple`` (at least one), as the pipeline rounds canvas sides."""
+    return max(multiple, int(round(value / multiple)) * multiple)
+
+
+class VQGANGenerator(Generator):
+    """A latent ``z`` decoded by a frozen taming VQGAN; ``forward`` renders ``[1, 3, H, W]`` in 0..1."""
+
+    Settings = VQGANSettings
+    description = "a taming VQGAN latent, quantised to its codebook and decoded (VQGAN-CLIP; tiny model by default)"
+    #: the default (tiny) model's factor; use ``size_multiple_for(settings)`` for the chosen model's
+    size_multiple = 8
+
+    @classmethod
+    def size_multiple_for(cls, settings: VQGANSettings) -> int:
+        """The chosen model's downsampling factor, found without loading its weights."""
+        return factor_for(settings.model, settings.config)
+
+    def __init__(self, settings: VQGANSettings, context: BuildContext) -> None:
+        super().__init__(settings, context)
+        files = resolve(settings.model, settings.config, settings.checkpoint)
+        model: VQAutoencoder = context.cache.get(
+            cache_key(files, settings.trust_checkpoint, context.device),
+            lambda: load_model(files, settings.trust_checkpoint, context.device),
+        )
+        # kept out of the module tree: the shared, frozen model is neither optimised, moved nor saved with z
+        object.__setattr__(self, "vq", model)
+        self.factor = model.spec.factor
+        self.width = nearest_multiple(context.width, self.factor)
+        self.height = nearest_multiple(context.height, self.factor)
+        self.pad = settings.margin * self.factor
+        cells = settings.margin * 2
+        shape = (1, model.spec.latent_channels, self.height // self.factor + cells, self.width // self.factor + cells)
+        self.z = nn.Parameter(torch.zeros(shape, device=context.device))
+        codebook = model.codebook.detach()
+        self.register_buffer("z_min", codebook.min(0).values.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("z_max", codebook.max(0).values.view(1, -1, 1, 1), persistent=False)
+        self.init(None)
+
+    @property
+    def gumbel(self) -> bool:
+        return self.vq.spec.kind == "gumbel"
+
+    # -- starting points ------------------------------------------------------------------------
+
+    def init(self, image: torch.Tensor | None) -> None:
+        """Encode ``image`` ([1, 3, H, W] in 0..1), or start from the settings' ``init`` kind."""
+        with torch.no_grad():
+            z = self.encode(image) if image is not None else self._from_settings()
+            self.z.copy_(z)
+            self.after_step()
+
+    def _from_settings(self) -> torch.Tensor:
+        kind = self.settings.init  # type: ignore[attr-defined]
+        height, width = self.height + 2 * self.pad, self.width + 2 * self.pad
+        if kind == "pixels":
+            return self.vq.encode(pixel_noise(1, height, width).to(self.z.device))
+        if kind == "gradient":
+            return self.vq.encode(gradient_images(1, height, width).to(self.z.device))
+        return self._random_codes()
+
+    def _random_codes(self) -> torch.Tensor:
+        """Random tokens: their code vectors (VQ), or logits that pick them (Gumbel)."""
+        spec = self.vq.spec
+        codes = torch.randint(spec.n_embed, (1, *self.z.shape[-2:])).to(self.z.device)
+        if self.gumbel:
+            return F.one_hot(codes, spec.n_embed).permute(0, 3, 1, 2).float() * RANDOM_CODE_LOGIT
+        return self.vq.codes_to_latent(codes)
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        """A picture → the latent that reproduces it (resized to the canvas, edges extended over the margin)."""
+        if image.dim() == 3:
+            image = image.unsqueeze(0)
+        image = image[:1].float().to(self.z.device)
+        if image.shape[1] == 1:
+            image = image.expand(1, 3, *image.shape[-2:])
+        if image.shape[1] != 3:
+            raise ConfigError(f"generator 'vqgan': an init image needs 3 colour channels, got {image.shape[1]}")
+        if tuple(image.shape[-2:]) != (self.height, self.width):
+            image = F.interpolate(image, size=(self.height, self.width), mode="bilinear", antialias=True)
+        if self.pad:
+            image = F.pad(image, (self.pad,) * 4, mode="replicate")
+        return self.vq.encode(image.clamp(0, 1))
+
+    # -- rendering --------------------------------------------------------------------------------
+
+    def quantized(self) -> torch.Tensor:
+        """``z`` snapped to the codebook, with gradients to ``z``."""
+        if self.gumbel:
+            s = self.settings
+            z_q, _ = gumbel_quantize(self.z, self.vq.codebook, s.temperature, s.gumbel_noise)  # type: ignore[attr-defined]
+            return z_q
+        z_q, _ = straight_through_quantize(self.z, self.vq.codebook)
+        return z_q
+
+    def forward(self) -> torch.Tensor:
+        image = self.vq.decode(self.quantized())
+        image = image[..., self.pad : self.pad + self.height, self.pad : self.pad + self.width]
+        return clamp_with_grad(image, 0.0, 1.0)
+
+    def after_step(self) -> None:
+        """Keep VQ latents inside the codebook's per-channel range, as Pixray does."""
+        if not self.gumbel:
+            with torch.no_grad():
+                self.z.copy_(torch.maximum(torch.minimum(self.z, self.z_max), self.z_min))
+
+    def latent(self) -> torch.Tensor:
+        """``z``: what latent-space losses (``init_image`` with ``space: latent``) compare."""
+        return self.z

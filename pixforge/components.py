@@ -71,6 +71,11 @@ class Generator(nn.Module, ABC):
         self.width = context.width
         self.height = context.height
 
+    @classmethod
+    def size_multiple_for(cls, settings: StrictModel) -> int:
+        """The canvas multiple for these settings (a model's downsampling factor); ``size_multiple`` by default."""
+        return cls.size_multiple
+
     @abstractmethod
     def init(self, image: torch.Tensor | None) -> None:
         """Set the parameters from the generator's own noise, or to reproduce ``image`` ([1, 3, H, W], 0..1)."""

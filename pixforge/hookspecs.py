@@ -68,6 +68,14 @@ def register_weights(register: Callable[[WeightEntry], None]) -> None:
 
 
 @hookspec
+def register_trainers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register model trainers for ``pixforge zoo train NAME``: ``register(name, trainer)``.
+
+    ``trainer(minutes=..., seed=..., out=...)`` trains (seeded, time-boxed) and returns the folder it wrote.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add sub-commands to the ``pixforge`` command line; ``cli`` is the root ``typer.Typer`` app."""
 

@@ -160,7 +160,8 @@ class Pipeline:
     def context(self, config: RenderConfig, device: torch.device) -> BuildContext:
         """The build context, with the canvas rounded to what the generator can make."""
         generator_cls = self.registry.get("generator", config.generator.name)
-        multiple = max(1, int(getattr(generator_cls, "size_multiple", 1)))
+        settings = component_settings(self.registry, "generator", config.generator)
+        multiple = max(1, int(generator_cls.size_multiple_for(settings)))
         width, height = (round_to_multiple(side, multiple) for side in config.size)
         return BuildContext(width=width, height=height, device=device, cache=self.cache, models=self.registry.models)
 

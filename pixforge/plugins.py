@@ -55,6 +55,8 @@ class Registry:
     manager: Manager
     components: dict[str, dict[str, Entry]] = field(default_factory=dict)
     preset_dirs: list[Path] = field(default_factory=list)
+    #: name → trainer, from the ``register_trainers`` hook
+    trainers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     #: kind → name → loader, from the ``register_models`` hook
     models: dict[str, dict[str, Callable[..., Any]]] = field(default_factory=dict)
     #: name → named model weights, from the ``register_weights`` hook (see ``pixforge.weights``)
@@ -195,6 +197,13 @@ def build_registry(manager: Manager) -> Registry:
         known[name] = loader
 
     manager.hook.register_models(register=register_model)
+
+    def register_trainer(name: str, trainer: Callable[..., Any]) -> None:
+        if name in registry.trainers and registry.trainers[name] is not trainer:
+            raise PluginError(f"trainer '{name}' is registered twice; uninstall one of the plugins")
+        registry.trainers[name] = trainer
+
+    manager.hook.register_trainers(register=register_trainer)
     from .weights import collect as collect_weights
 
     registry.weights = collect_weights(manager)

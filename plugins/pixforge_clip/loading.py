@@ -248,3 +248,17 @@ def load_clip(
     mean = tuple(float(v) for v in preprocess.get("mean", getattr(visual, "image_mean", (0.5, 0.5, 0.5))))
     std = tuple(float(v) for v in preprocess.get("std", getattr(visual, "image_std", (0.5, 0.5, 0.5))))
     return LoadedClip(net, tokenizer, size, mean, std, _embed_dim(net, size, device))  # type: ignore[arg-type]
+
+
+def load_named(loader: Any, precision: str, device: torch.device) -> LoadedClip:
+    """A model a plugin registered by name (``register_models("clip", name, loader)``).
+
+    The loader returns ``(model, tokenizer, mean, std, image_size)`` with the model frozen and in eval mode.
+    """
+    net, tokenizer, mean, std, size = loader(device)
+    if precision != "fp32":
+        net = net.to({"fp16": torch.float16, "bf16": torch.bfloat16}[precision])
+    net = net.to(device).eval().requires_grad_(False)
+    mean = tuple(float(v) for v in mean)
+    std = tuple(float(v) for v in std)
+    return LoadedClip(net, tokenizer, int(size), mean, std, _embed_dim(net, int(size), device))  # type: ignore[arg-type]

@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from pixforge.components import BuildContext, Perceptor
+from pixforge.errors import ConfigError
 from pixforge.settings import StrictModel
 
-from .loading import LoadedClip, load_clip
+from .loading import LoadedClip, load_clip, load_named
 
 #: the dtype images are fed in at each precision (open_clip casts only some layers, so the
 #: parameters' dtypes are mixed and cannot tell it)
@@ -48,9 +49,17 @@ class ClipPerceptor(Perceptor):
 
     def __init__(self, settings: ClipSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
+        named = context.models.get("clip", {}).get(settings.model)
+        if named is not None and (settings.pretrained or settings.config):
+            raise ConfigError(
+                f"perceptor 'clip' settings: '{settings.model}' is a model shipped by a plugin; "
+                "it takes no 'pretrained' or 'config'"
+            )
         loaded: LoadedClip = context.cache.get(
             cache_key(settings, context.device),
-            lambda: load_clip(settings.model, settings.pretrained, settings.config, settings.precision, context.device),
+            lambda: load_named(named, settings.precision, context.device)
+            if named is not None
+            else load_clip(settings.model, settings.pretrained, settings.config, settings.precision, context.device),
         )
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer

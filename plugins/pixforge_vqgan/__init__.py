@@ -16,3 +16,10 @@ __all__ = ["VQGANGenerator", "VQGANSettings"]
 @hookimpl
 def register_generators(register: Register) -> None:
     register("vqgan", VQGANGenerator)
+
+
+@hookimpl
+def register_trainers(register) -> None:
+    from .zoo import train_tiny_vqgan
+
+    register("tiny-vqgan", train_tiny_vqgan)

@@ -1,0 +1,173 @@
+"""Building an image index incrementally: embed only new or changed files, drop deleted ones.
+
+Each batch is committed to disk before the next one starts (see ``index.py``), so an interrupted run
+keeps its work and the next run embeds only what is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixforge.errors import ConfigError
+from pixforge.pipeline import Pipeline
+
+from .images import LoadFailure, batched, describe_error, load_batch, walk_images
+from .index import DEFAULT_DIRNAME, HEADER, Entry, ImageIndex
+from .models import DEFAULT_MODEL, ModelChoice, describe, embed_images, embed_texts, load_perceptor, normalised_spec
+
+#: called after each committed batch with (images done in this run, images to do in this run)
+BatchCallback = Callable[[int, int], None]
+SkipCallback = Callable[[LoadFailure], None]
+
+
+@dataclass
+class IndexReport:
+    """What a run of ``build_index`` did: ``total = unchanged + added + changed``; ``removed`` files are
+    gone from disk, ``skipped`` ones could not be read (a changed file that became unreadable is dropped)."""
+
+    index: Path
+    root: Path
+    model: dict[str, Any]
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    total: int = 0
+    skipped: list[LoadFailure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+def build_index(
+    folder: str | Path,
+    *,
+    index: str | Path | None = None,
+    model: str | None = None,
+    pretrained: str | None = None,
+    pipeline: Pipeline | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    rebuild: bool = False,
+    on_batch: BatchCallback | None = None,
+    on_skip: SkipCallback | None = None,
+) -> IndexReport:
+    """Embed every image under ``folder`` into the index (default ``folder/.pixforge-index``).
+
+    An existing index is updated: only new or changed files (by size and mtime) are embedded. Its
+    model is kept unless another is named, which is refused unless ``rebuild`` starts over.
+    """
+    started = time.perf_counter()
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"'{root}' is not a folder of images")
+    target = Path(index).expanduser() if index is not None else root / DEFAULT_DIRNAME
+    _check_target(target, root)
+    pipeline = pipeline if pipeline is not None else Pipeline()
+    existing = None if rebuild or not (target / HEADER).is_file() else ImageIndex.open(target)
+    if existing is not None and existing.root.resolve() != root.resolve():
+        raise ConfigError(f"index '{target}' belongs to folder '{existing.root}', not '{root}'; give another --index")
+    spec = _model_spec(pipeline, existing, model, pretrained)
+    perceptor = load_perceptor(pipeline, spec, device)
+    if existing is None:  # the embedding width, from one short text
+        image_index = ImageIndex.create(target, root, spec, embed_texts(perceptor, ["a"]).shape[1])
+    else:
+        image_index = existing
+        image_index.remove_leftovers()
+    report = IndexReport(index=target, root=root, model=spec)
+
+    on_disk = _scan(root, target, report, on_skip)
+    changed = _drop_stale(image_index, on_disk, report)
+    indexed = {entry.path for entry in image_index.entries}
+    todo = sorted(rel for rel in on_disk if rel not in indexed)
+
+    done = 0
+    for batch in batched(todo, batch_size):
+        pixels, loaded, failures = load_batch([on_disk[rel][0] for rel in batch], perceptor.input_size)
+        for failure in failures:
+            _skip(report, failure, on_skip)
+        if loaded:
+            entries = [Entry(batch[i], on_disk[batch[i]][1], on_disk[batch[i]][2]) for i in loaded]
+            image_index.append(entries, embed_images(perceptor, pixels))
+            report.embedded += len(entries)
+            report.changed += sum(entry.path in changed for entry in entries)
+        done += len(batch)
+        if on_batch is not None:
+            on_batch(done, len(todo))
+    if len(image_index.header["shards"]) > 1:
+        image_index.compact()
+    report.added = report.embedded - report.changed
+    report.total = len(image_index)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+#: relative path → (path, size, mtime_ns)
+OnDisk = dict[str, tuple[Path, int, int]]
+
+
+def _scan(root: Path, target: Path, report: IndexReport, on_skip: SkipCallback | None) -> OnDisk:
+    """Every image under ``root`` (outside the index folder) with its size and mtime."""
+    on_disk: OnDisk = {}
+    for path in walk_images(root, exclude=target):
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            _skip(report, LoadFailure(path, describe_error(exc)), on_skip)
+            continue
+        on_disk[path.relative_to(root).as_posix()] = (path, stat.st_size, stat.st_mtime_ns)
+    return on_disk
+
+
+def _drop_stale(image_index: ImageIndex, on_disk: OnDisk, report: IndexReport) -> set[str]:
+    """Drop entries whose file is gone or changed (size or mtime); returns the changed paths."""
+    keep: list[int] = []
+    changed: set[str] = set()
+    for row, entry in enumerate(image_index.entries):
+        now = on_disk.get(entry.path)
+        if now is None:
+            report.removed += 1
+        elif (now[1], now[2]) != (entry.size, entry.mtime_ns):
+            changed.add(entry.path)
+        else:
+            keep.append(row)
+    report.unchanged = len(keep)
+    if len(keep) != len(image_index):
+        image_index.keep(keep)
+    return changed
+
+
+def _check_target(target: Path, root: Path) -> None:
+    if target.resolve() == root.resolve():
+        raise ConfigError("the index needs a folder of its own, not the image folder (default: DIR/.pixforge-index)")
+    if target.exists() and not (target / HEADER).is_file() and (not target.is_dir() or any(target.iterdir())):
+        raise ConfigError(f"'{target}' exists and is not a pixforge index; give another --index")
+
+
+def _model_spec(
+    pipeline: Pipeline, existing: ImageIndex | None, model: str | None, pretrained: str | None
+) -> dict[str, Any]:
+    """The index's own model, or the one asked for (which must match an existing index)."""
+    if model is None and pretrained is None:
+        return existing.model if existing is not None else normalised_spec(pipeline, ModelChoice(DEFAULT_MODEL))
+    requested = normalised_spec(pipeline, ModelChoice(model=model or DEFAULT_MODEL, pretrained=pretrained))
+    if existing is not None and requested != existing.model:
+        raise ConfigError(
+            f"index '{existing.folder}' was built with {describe(existing.model)}, not {describe(requested)}; "
+            "embeddings of two models cannot be mixed: leave out --model to update it, or add --rebuild "
+            "to re-embed everything"
+        )
+    return requested
+
+
+def _skip(report: IndexReport, failure: LoadFailure, on_skip: SkipCallback | None) -> None:
+    report.skipped.append(failure)
+    if on_skip is not None:
+        on_skip(failure)

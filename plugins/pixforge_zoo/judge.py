@@ -1,0 +1,62 @@
+"""Judging a render of a world prompt without any model: does it show the named colours where they belong?
+
+Every pixel is labelled with its nearest named world colour. The render passes when the border band's
+mean colour is nearest to the background colour, and the shape colour is the most common other label
+inside the band and covers a visible share of the image. The shape's position is not checked: the world
+draws a prompt without a position anywhere on the canvas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ColourVerdict:
+    """What the check saw; ``passed`` is the verdict."""
+
+    passed: bool
+    border: str
+    #: the most common label inside the border band, the background colour aside
+    foreground: str
+    #: share of the whole image labelled with the shape colour
+    shape_share: float
+
+
+def _palette() -> tuple[list[str], torch.Tensor]:
+    from .world import COLORS
+
+    names = list(COLORS)
+    return names, torch.tensor([COLORS[n] for n in names], dtype=torch.float32) / 255.0
+
+
+def nearest_colour(rgb: torch.Tensor) -> str:
+    """The named world colour nearest to a ``[3]`` colour in 0..1."""
+    names, palette = _palette()
+    return names[int(((palette - rgb.view(1, 3)) ** 2).sum(1).argmin())]
+
+
+def colour_check(image: torch.Tensor, shape_colour: str, background: str, band: float = 0.125,
+                 min_share: float = 0.03) -> ColourVerdict:
+    """Check a ``[3, H, W]`` (or ``[1, 3, H, W]``) render in 0..1 against "a SHAPE_COLOUR ... on a BACKGROUND background"."""
+    if image.dim() == 4:
+        image = image[0]
+    image = image.detach().float().cpu()
+    _, height, width = image.shape
+    edge = max(1, round(band * min(height, width)))
+    mask = torch.ones(height, width, dtype=torch.bool)
+    mask[edge:-edge, edge:-edge] = False
+    border = nearest_colour(image[:, mask].mean(dim=1))
+
+    names, palette = _palette()
+    pixels = image.permute(1, 2, 0).reshape(-1, 1, 3)
+    labels = ((pixels - palette.view(1, -1, 3)) ** 2).sum(-1).argmin(-1).view(height, width)
+    inner = labels[~mask]
+    counts = torch.bincount(inner, minlength=len(names))
+    counts[names.index(background)] = -1
+    foreground = names[int(counts.argmax())]
+    share = float((labels == names.index(shape_colour)).float().mean())
+    passed = border == background and foreground == shape_colour and share >= min_share
+    return ColourVerdict(passed, border, foreground, share)

@@ -1,0 +1,23 @@
+"""The tiny CLIP's trainer for ``pixforge zoo train tiny-clip``.
+
+Every plugin registers its own trainers through the ``register_trainers`` hook. A trainer takes ``minutes``,
+``seed`` and ``out`` (None: the plugin's shipped weights folder) and returns the folder it wrote; it imports
+its heavy modules only when it runs, so the CLI stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+
+class Trainer(Protocol):
+    def __call__(self, minutes: float, seed: int, out: Path | None) -> Path: ...
+
+
+def train_tiny_clip(minutes: float, seed: int, out: Path | None) -> Path:
+    """The tiny CLIP (see ``pixforge_zoo.train_clip``), logging to stdout."""
+    from .train_clip import train_tiny_clip as run
+
+    return run(minutes=minutes, seed=seed, out=out, log=lambda line: print(line, flush=True))

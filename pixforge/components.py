@@ -64,6 +64,9 @@ class Generator(nn.Module, ABC):
     description: ClassVar[str] = ""
     #: canvas sides are rounded to a multiple of this (a VQGAN's downsampling factor, say)
     size_multiple: ClassVar[int] = 1
+    #: whether ``init(image)`` reproduces any picture; parametric generators (a single shape, say) only
+    #: take what they can from it, and the contract tests then check shapes, not pixels
+    reproduces_images: ClassVar[bool] = True
 
     def __init__(self, settings: StrictModel, context: BuildContext) -> None:
         super().__init__()

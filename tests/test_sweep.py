@@ -142,7 +142,8 @@ def test_rerun_skips_every_finished_render(reference, tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/final.png")}
     report = run_sweep(plan(load_spec(data=SPEC), out), out, pipeline=NoRenders())
     assert [r.action for r in report.results] == ["skipped"] * 4 and report.ok
-    assert [r.score for r in report.results] == [r.score for r in reference[1].results]
+    # the bytes are equal; the scores differ in the last float bits (1 torch thread per worker vs 2)
+    assert [r.score for r in report.results] == pytest.approx([r.score for r in reference[1].results], rel=1e-5)
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/final.png")} == stamps
 
 
@@ -209,7 +210,8 @@ def test_two_worker_processes_give_the_sequential_bytes(reference, tmp_path):
     report = run_sweep(plan(load_spec(data=SPEC), out), out, executor=ProcessExecutor(2))
     assert report.ok and [r.action for r in report.results] == ["rendered"] * 4
     assert finals(out) == finals(reference[0])
-    assert [r.score for r in report.results] == [r.score for r in reference[1].results]
+    # the bytes are equal; the scores differ in the last float bits (1 torch thread per worker vs 2)
+    assert [r.score for r in report.results] == pytest.approx([r.score for r in reference[1].results], rel=1e-5)
 
 
 @pytest.mark.slow

@@ -30,6 +30,8 @@ class ShapesGenerator(Generator):
 
     Settings = ShapesSettings
     description = "one soft primitive shape (circle, square, star, ...) on a flat background"
+    #: an init image only sets the background to its mean colour
+    reproduces_images = False
 
     def __init__(self, settings: ShapesSettings, context: BuildContext) -> None:
         super().__init__(settings, context)

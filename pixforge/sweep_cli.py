@@ -42,13 +42,12 @@ def sweep(
 ) -> None:
     """Render every variation of a sweep; re-running skips finished renders and resumes cut-off ones."""
     from .errors import PixforgeError
-    from .sweep import RayExecutor, ProcessExecutor, load_spec, plan, read_prompts_file, run_sweep
+    from .executors import make_executor
+    from .sweep import load_spec, plan, read_prompts_file, run_sweep
     from .sweep import default_out, with_overrides, with_prompts
 
     if spec is None and prompts_file is None:
         _fail("sweep needs a SPEC.yaml or --prompts-file FILE")
-    if ray is not None and workers != 1:
-        _fail("--workers and --ray do not go together (on Ray every worker is an actor)")
     if candidates is not None and candidates < 1:
         _fail(f"--candidates must be 1 or more, got {candidates}")
     try:
@@ -58,12 +57,7 @@ def sweep(
         sweep_spec = with_overrides(sweep_spec, set_ or [])
         folder = out or (Path(sweep_spec.out) if sweep_spec.out else default_out(spec, prompts_file))
         jobs = plan(sweep_spec, folder, candidates)
-        if ray is not None:
-            executor = RayExecutor(ray, gather=gather)
-        elif workers > 1:
-            executor = ProcessExecutor(workers)
-        else:
-            executor = None
+        executor = make_executor(workers, ray, gather)
         total = len(jobs)
         seen = []
 

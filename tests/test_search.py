@@ -16,6 +16,7 @@ import pixforge_search.indexer as indexer
 from pixforge import Pipeline
 from pixforge.cli import app
 from pixforge.errors import ConfigError
+from pixforge.executors import Outcome, ProcessExecutor, RayExecutor
 from pixforge_search import FORMAT_VERSION, ImageIndex, Searcher, build_index, search
 from pixforge_search.backends import ExactBackend, build_hnsw, build_ivf, choose, make_backend, recall_at_k
 from pixforge_search.index import HEADER
@@ -225,6 +226,58 @@ def test_cli_index_search_json_and_sheet(photos, tmp_path) -> None:
     assert by_image.stdout.splitlines()[0].split()[1] == "1.0000"
 
 
+def _same_index(a, b) -> None:
+    first, second = ImageIndex.open(a), ImageIndex.open(b)
+    assert [e.path for e in first.entries] == [e.path for e in second.entries]
+    assert np.allclose(first.embeddings, second.embeddings, atol=1e-5)
+
+
+def test_worker_processes_build_the_sequential_index(pipeline, photos, tmp_path) -> None:
+    build_index(photos, pipeline=pipeline, batch_size=3)
+    report = build_index(photos, index=tmp_path / "by-workers", batch_size=3, executor=ProcessExecutor(2, threads=1))
+    assert (report.added, report.total) == (10, 10)
+    _same_index(photos, tmp_path / "by-workers")
+
+
+def test_local_ray_builds_the_sequential_index(pipeline, photos, tmp_path) -> None:
+    ray = pytest.importorskip("ray")
+    build_index(photos, pipeline=pipeline, batch_size=4)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        report = build_index(photos, index=tmp_path / "by-ray", batch_size=4, executor=RayExecutor())
+    finally:
+        ray.shutdown()
+    assert report.total == 10
+    _same_index(photos, tmp_path / "by-ray")
+
+
+class _LosesTheSecondBatch:
+    """An executor whose worker for batch 1 dies; the others run here, last batch first."""
+
+    shares_files = True
+
+    def map(self, task, items):
+        for index in reversed(range(len(items))):
+            if index == 1:
+                yield Outcome(index, error="worker process failed: killed")
+            else:
+                yield Outcome(index, task(Pipeline(), items[index], None))
+
+
+def test_a_lost_batch_is_skipped_and_embedded_on_the_next_run(pipeline, photos) -> None:
+    report = build_index(photos, pipeline=pipeline, batch_size=4, executor=_LosesTheSecondBatch())
+    assert report.total == 6 and len(report.skipped) == 4
+    assert all("killed" in failure.error for failure in report.skipped)
+    again = build_index(photos, pipeline=pipeline, batch_size=4)
+    assert (again.added, again.unchanged, again.total) == (4, 6, 10)
+
+
+def test_cli_index_with_workers(photos) -> None:
+    done = runner.invoke(app, ["index", str(photos), "-q", "--workers", "2"])
+    assert done.exit_code == 0, done.output
+    assert "10 images in" in done.stdout and "10 new" in done.stdout
+
+
 def test_cli_mistakes_are_one_line(photos, tmp_path) -> None:
     runner.invoke(app, ["index", str(photos), "-q"])
     for args, expected in (
@@ -234,6 +287,7 @@ def test_cli_mistakes_are_one_line(photos, tmp_path) -> None:
         (["index", str(tmp_path / "missing")], "is not a folder"),
         (["index", str(photos / "sub"), "--index", str(photos / ".pixforge-index")], "belongs to folder"),
         (["search", "x", "--index", str(photos), "--backend", "annoy"], "is not one of"),
+        (["index", str(photos), "--workers", "2", "--ray", "local"], "do not go together"),
     ):
         done = runner.invoke(app, args)
         assert done.exit_code == 1, done.output

@@ -26,7 +26,8 @@ from pixforge.sweep import (
     with_overrides,
     with_prompts,
 )
-from pixforge.sweep.executors import RayWorker, write_files
+from pixforge.executors import RayWorker
+from pixforge.sweep.executors import run_job_gathered, write_files
 
 # tiny renders: the sweep machinery is under test here, not the pictures
 BASE = {"steps": 4, "size": 32, "cutouts.count": 4, "checkpoint_every": 2, "augmentations": []}
@@ -231,7 +232,7 @@ def test_local_ray_gives_the_sequential_bytes(reference, tmp_path):
 def test_gathered_run_folders_come_back_with_the_same_bytes(reference, tmp_path):
     """What a Ray actor does with --gather (render in scratch, send the files), here without Ray."""
     job = plan(load_spec(data=SPEC), tmp_path)[2]
-    result, files = RayWorker().run_gathered(job, {})
+    result, files = RayWorker().call(run_job_gathered, (job, {}))
     assert result.status == "completed" and not job.run_dir.exists()
     assert {"final.png", "settings.yaml", "run.json", "job.json"} <= set(files)
     write_files(job.run_dir, files)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, PixforgeError
 from ..pipeline import Pipeline
-from .executors import Executor, SequentialExecutor
+from .executors import Executor, SequentialExecutor, run_jobs
 from .job import JobResult, read_record, skipped
 from .plan import Job, canonical
 from .summary import write_summaries
@@ -100,7 +100,7 @@ def run_sweep(
         else:
             todo.append(job)
     try:
-        for result in executor.run(todo):
+        for result in run_jobs(executor, todo):
             collect(result)
     finally:
         ordered = [

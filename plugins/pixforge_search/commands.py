@@ -127,9 +127,22 @@ def index_command(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over: re-embed every image.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (each batch is saved at once).")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:N] or mps.")] = "auto",
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Embed in N worker processes (one GPU each where several exist).")
+    ] = 1,
+    ray: Annotated[
+        Optional[str],
+        typer.Option("--ray", metavar="ADDRESS", help="Embed on Ray: 'local' starts one here, else auto, host:port…"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Embed every image under FOLDER into a search index; re-running only embeds what changed."""
+    """Embed every image under FOLDER into a search index; re-running only embeds what changed.
+
+    With --workers or --ray the batches are embedded by the same workers sweeps render on (on Ray the
+    images must be on a path every node can read); the index is written here, batch by batch.
+    """
+    from pixforge.executors import make_executor
+
     from .indexer import build_index
     from .search import display_path
 
@@ -140,10 +153,12 @@ def index_command(
         progress(count, total)
 
     try:
+        executor = make_executor(workers, ray)
         with progress_bar("index", not quiet) as progress:
             report = build_index(
                 folder, index=index, model=model, pretrained=pretrained, device=device, batch_size=batch_size,
                 rebuild=rebuild, on_batch=on_batch, on_skip=lambda f: warn(f"skipped {f.path} ({f.error})"),
+                executor=executor,
             )
     except PixforgeError as exc:
         fail(str(exc))

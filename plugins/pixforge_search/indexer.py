@@ -1,18 +1,23 @@
 """Building an image index incrementally: embed only new or changed files, drop deleted ones.
 
-Each batch is committed to disk before the next one starts (see ``index.py``), so an interrupted run
-keeps its work and the next run embeds only what is left.
+Batches are embedded here, or on any ``pixforge.executors`` executor (worker processes, Ray), the
+same ones sweeps render on; whoever embeds them, batches are committed to disk here, one at a time and
+in order (see ``index.py``), so an interrupted run keeps its work and the next run embeds only what is
+left, and the index does not depend on which worker finished first.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pixforge.errors import ConfigError
+from pixforge.executors import Executor, Outcome, SequentialExecutor
 from pixforge.pipeline import Pipeline
 
 from .images import LoadFailure, batched, describe_error, load_batch, walk_images
@@ -58,11 +63,13 @@ def build_index(
     rebuild: bool = False,
     on_batch: BatchCallback | None = None,
     on_skip: SkipCallback | None = None,
+    executor: Executor | None = None,
 ) -> IndexReport:
     """Embed every image under ``folder`` into the index (default ``folder/.pixforge-index``).
 
     An existing index is updated: only new or changed files (by size and mtime) are embedded. Its
-    model is kept unless another is named, which is refused unless ``rebuild`` starts over.
+    model is kept unless another is named, which is refused unless ``rebuild`` starts over. With an
+    ``executor`` the batches are embedded by its workers (which must be able to read the images).
     """
     started = time.perf_counter()
     root = Path(folder).expanduser()
@@ -88,17 +95,25 @@ def build_index(
     indexed = {entry.path for entry in image_index.entries}
     todo = sorted(rel for rel in on_disk if rel not in indexed)
 
+    batches = [
+        EmbedBatch(spec, device, tuple(on_disk[rel][0].absolute() for rel in batch), perceptor.input_size, tuple(batch))
+        for batch in batched(todo, batch_size)
+    ]
     done = 0
-    for batch in batched(todo, batch_size):
-        pixels, loaded, failures = load_batch([on_disk[rel][0] for rel in batch], perceptor.input_size)
-        for failure in failures:
-            _skip(report, failure, on_skip)
-        if loaded:
-            entries = [Entry(batch[i], on_disk[batch[i]][1], on_disk[batch[i]][2]) for i in loaded]
-            image_index.append(entries, embed_images(perceptor, pixels))
-            report.embedded += len(entries)
-            report.changed += sum(entry.path in changed for entry in entries)
-        done += len(batch)
+    for batch, outcome in _in_order(batches, (executor or SequentialExecutor(pipeline)).map(embed_batch, batches)):
+        if outcome.error is not None:  # its worker died: the files stay out of the index, for the next run
+            for path in batch.paths:
+                _skip(report, LoadFailure(path, outcome.error), on_skip)
+        else:
+            loaded, vectors, failures = outcome.value
+            for failure in failures:
+                _skip(report, failure, on_skip)
+            if loaded:
+                entries = [Entry(batch.names[i], on_disk[batch.names[i]][1], on_disk[batch.names[i]][2]) for i in loaded]
+                image_index.append(entries, vectors)
+                report.embedded += len(entries)
+                report.changed += sum(entry.path in changed for entry in entries)
+        done += len(batch.paths)
         if on_batch is not None:
             on_batch(done, len(todo))
     if len(image_index.header["shards"]) > 1:
@@ -107,6 +122,43 @@ def build_index(
     report.total = len(image_index)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass(frozen=True)
+class EmbedBatch:
+    """One batch of image files to embed, with all a worker needs to load the same model."""
+
+    spec: dict[str, Any]
+    device: str
+    paths: tuple[Path, ...]
+    size: int
+    #: the files' paths relative to the indexed folder
+    names: tuple[str, ...]
+
+
+Embedded = tuple[list[int], np.ndarray, list[LoadFailure]]
+
+
+def embed_batch(pipeline: Pipeline, batch: EmbedBatch, device: str | None) -> Embedded:
+    """A worker's task: load ``batch``'s images and embed them → (positions that loaded, vectors, failures).
+
+    The model comes from the worker pipeline's cache, so it loads once per worker.
+    """
+    perceptor = load_perceptor(pipeline, batch.spec, device or batch.device)
+    pixels, loaded, failures = load_batch(list(batch.paths), batch.size)
+    vectors = embed_images(perceptor, pixels) if loaded else np.zeros((0, 0), dtype=np.float32)
+    return loaded, vectors, failures
+
+
+def _in_order(batches: list[EmbedBatch], outcomes: Iterator[Outcome[Any]]) -> Iterator[tuple[EmbedBatch, Outcome[Any]]]:
+    """Outcomes arrive as workers finish; hand them on in batch order, holding early ones back."""
+    waiting: dict[int, Outcome[Any]] = {}
+    next_index = 0
+    for outcome in outcomes:
+        waiting[outcome.index] = outcome
+        while next_index in waiting:
+            yield batches[next_index], waiting.pop(next_index)
+            next_index += 1
 
 
 #: relative path → (path, size, mtime_ns)

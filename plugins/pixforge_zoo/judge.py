@@ -1,8 +1,8 @@
 """Judging a render of a world prompt without any model: does it show the named colours where they belong?
 
-Every pixel is labelled with its nearest named world colour. The render passes when the border band's
-mean colour is nearest to the background colour, and the shape colour is the most common other label
-inside the band and covers a visible share of the image. The shape's position is not checked: the world
+Every pixel is labelled with its nearest named world colour. The render passes when the background
+colour is the most common label in the border band (a mean would let a few bright pixels drag it to a
+third colour), and the shape colour is the most common other label inside the band and covers a visible share of the image. The shape's position is not checked: the world
 draws a prompt without a position anywhere on the canvas.
 """
 
@@ -18,6 +18,7 @@ class ColourVerdict:
     """What the check saw; ``passed`` is the verdict."""
 
     passed: bool
+    #: the most common label in the border band
     border: str
     #: the most common label inside the border band, the background colour aside
     foreground: str
@@ -48,11 +49,10 @@ def colour_check(image: torch.Tensor, shape_colour: str, background: str, band: 
     edge = max(1, round(band * min(height, width)))
     mask = torch.ones(height, width, dtype=torch.bool)
     mask[edge:-edge, edge:-edge] = False
-    border = nearest_colour(image[:, mask].mean(dim=1))
-
     names, palette = _palette()
     pixels = image.permute(1, 2, 0).reshape(-1, 1, 3)
     labels = ((pixels - palette.view(1, -1, 3)) ** 2).sum(-1).argmin(-1).view(height, width)
+    border = names[int(torch.bincount(labels[mask], minlength=len(names)).argmax())]
     inner = labels[~mask]
     counts = torch.bincount(inner, minlength=len(names))
     counts[names.index(background)] = -1

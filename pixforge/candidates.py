@@ -1,33 +1,48 @@
 """Best of N: render several seeds, score each final image by CLIP against the prompt, keep the best.
 
-The score is the render's own perceptors' cosine similarity between the whole final image and each text
+A generator that renders several independent samples in one batch (``Generator.samples_setting``)
+makes all N in one render instead: same seed, N samples, each scored the same way. The score is the render's own perceptors' cosine similarity between the whole final image and each text
 prompt, weighted by prompt and perceptor weights — the same models that guided the render.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .components import BuildContext, Perceptor
 from .config import RenderConfig
 from .engine import RenderResult
-from .outputs import save_png
+from .outputs import save_png, tensor_to_pil
 from .prompts import parse_prompts
 from .sheet import contact_sheet
 
 
 @dataclass
 class Candidate:
-    """One rendered seed and its CLIP score."""
+    """One rendered seed (or one sample of a batched render) and its CLIP score."""
 
     seed: int
     score: float
     result: RenderResult
+    #: the sample's position in a batched render; None for a render of its own
+    sample: int | None = None
+
+    def label(self) -> str:
+        return f"seed {self.seed}" if self.sample is None else f"seed {self.seed} sample {self.sample}"
+
+    def describe(self) -> dict[str, object]:
+        """What ``extras["candidates"]`` and the sweep summary record of it."""
+        return {"seed": self.seed, "sample": self.sample, "score": self.score, "run_dir": str(self.result.run_dir)}
+
+
+#: the PNG text key naming a batched render's sample
+SAMPLE_KEY = "pixforge:sample"
 
 
 def candidate_seeds(seed: int, count: int) -> list[int]:
@@ -61,11 +76,40 @@ def rank_candidates(
     return sorted(scored, key=lambda c: -c.score)
 
 
+def split_samples(result: RenderResult) -> list[RenderResult]:
+    """One result per sample of a batched render, each with its own ``final.png`` under ``candidates/``.
+
+    Each PNG keeps the batch render's settings and names its sample, so it can be traced back.
+    """
+    if result.samples is None:
+        return [result]
+    with Image.open(result.final_path) as png:
+        text = {key: str(value) for key, value in png.text.items()}
+    parts = []
+    for index in range(result.samples.shape[0]):
+        tensor = result.samples[index : index + 1]
+        folder = result.run_dir.parent / f"sample-{index}"
+        save_png(folder / "final.png", tensor, {**text, SAMPLE_KEY: str(index)})
+        parts.append(replace(result, image=tensor_to_pil(tensor), tensor=tensor, run_dir=folder, samples=None))
+    return parts
+
+
+def rank_samples(
+    result: RenderResult, config: RenderConfig, perceptors: list[tuple[Perceptor, float]]
+) -> list[Candidate]:
+    """Score every sample of one batched render and sort best first (ties keep sample order)."""
+    scored = [
+        Candidate(part.seed, clip_score(part.tensor, config, perceptors), part, index)
+        for index, part in enumerate(split_samples(result))
+    ]
+    return sorted(scored, key=lambda c: -c.score)
+
+
 def write_ranking(run_dir: Path, ranked: list[Candidate]) -> Path:
     """``candidates.png`` (ranked contact sheet) and the best render's ``final.png`` in ``run_dir``."""
     sheet = contact_sheet(
         [c.result.image for c in ranked],
-        [f"#{rank} seed {c.seed}\nscore {c.score:.3f}" for rank, c in enumerate(ranked, start=1)],
+        [f"#{rank} {c.label()}\nscore {c.score:.3f}" for rank, c in enumerate(ranked, start=1)],
         title="best of {} by CLIP score".format(len(ranked)),
     )
     save_png(run_dir / "candidates.png", sheet)

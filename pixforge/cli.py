@@ -100,7 +100,8 @@ def render(
         fail(str(exc))
     last = result.losses[-1]["loss"] if result.losses else float("nan")
     for rank, row in enumerate(result.extras.get("candidates", []), start=1):
-        typer.echo(f"#{rank} seed {row['seed']} score {row['score']:.4f}  {row['run_dir']}")
+        sample = f" sample {row['sample']}" if row.get("sample") is not None else ""
+        typer.echo(f"#{rank} seed {row['seed']}{sample} score {row['score']:.4f}  {row['run_dir']}")
     typer.echo(f"{result.final_path}  (seed {result.seed}, {result.steps_done} steps, loss {last:.4f})")
 
 

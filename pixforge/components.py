@@ -67,6 +67,9 @@ class Generator(nn.Module, ABC):
     #: whether ``init(image)`` reproduces any picture; parametric generators (a single shape, say) only
     #: take what they can from it, and the contract tests then check shapes, not pixels
     reproduces_images: ClassVar[bool] = True
+    #: the settings key that makes the generator render that many independent samples in one batch, so
+    #: ``--candidates N`` costs one batched render instead of N; None: candidates are N seeded renders
+    samples_setting: ClassVar[str | None] = None
 
     def __init__(self, settings: StrictModel, context: BuildContext) -> None:
         super().__init__()

@@ -61,6 +61,8 @@ class RenderResult:
     message: str = ""
     steps_done: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+    #: every sample ``[B, 3, H, W]`` of a generator that renders several at once; ``tensor`` is the first
+    samples: torch.Tensor | None = None
 
     @property
     def final_path(self) -> Path:
@@ -233,7 +235,8 @@ class Engine:
         if final is None:
             with torch.no_grad():
                 final = self.c.generator().detach()
-        final = final[:1].float().cpu()
+        samples = final.float().cpu()
+        final = samples[:1]
         save_png(self.run_dir / "final.png", final, self.png_text)
         for observer in self.c.observers:
             observer.on_end(info, final)
@@ -248,5 +251,6 @@ class Engine:
             status=status,
             message=message,
             steps_done=steps_done,
+            samples=samples,
         )
 

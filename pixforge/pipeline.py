@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .augment import compose
-from .candidates import candidate_seeds, perceptors_for, rank_candidates, write_ranking
+from .candidates import candidate_seeds, perceptors_for, rank_candidates, rank_samples, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
 from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, read_yaml, resolve_config
 from .devices import pick_device
@@ -139,20 +139,29 @@ class Pipeline:
     def _best_of(
         self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer]
     ) -> RenderResult:
-        """Render ``count`` seeds under ``run_dir/candidates/`` and put the best one's final.png in ``run_dir``."""
-        results = [
-            self.render_config(config.model_copy(update={"seed": s}), run_dir / "candidates" / f"seed-{s}", observers)
-            for s in candidate_seeds(seed, count)
-        ]
+        """Render ``count`` candidates under ``run_dir/candidates/`` and put the best one's final.png in ``run_dir``.
+
+        Seeds ``seed, seed+1, ...`` one render each, or, for a generator with a ``samples_setting``,
+        one render of ``count`` samples in a batch.
+        """
         context = self.context(config, pick_device(config.device))
-        ranked = rank_candidates(results, config, perceptors_for(self, config, context))
+        key = self.registry.get("generator", config.generator.name).samples_setting
+        if key is None:
+            results = [
+                self.render_config(config.model_copy(update={"seed": s}), run_dir / "candidates" / f"seed-{s}", observers)
+                for s in candidate_seeds(seed, count)
+            ]
+            ranked = rank_candidates(results, config, perceptors_for(self, config, context))
+        else:
+            generator = config.generator.model_copy(update={"settings": {**config.generator.settings, key: count}})
+            batched = config.model_copy(update={"seed": seed, "generator": generator})
+            result = self.render_config(batched, run_dir / "candidates" / "batch", observers)
+            ranked = rank_samples(result, config, perceptors_for(self, config, context))
         final = write_ranking(run_dir, ranked)
-        best = ranked[0].result
         return replace(
-            best,
+            ranked[0].result,
             run_dir=run_dir,
-            extras={"candidates": [{"seed": c.seed, "score": c.score, "run_dir": str(c.result.run_dir)} for c in ranked],
-                    "final": str(final)},
+            extras={"candidates": [c.describe() for c in ranked], "final": str(final)},
         )
 
     # -- building components -------------------------------------------------------------------

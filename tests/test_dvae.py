@@ -280,3 +280,27 @@ def test_colour_check_on_drawn_scenes() -> None:
         assert not colour_check(image, "blue", "red").passed
         assert not colour_check(image, "green", "blue").passed
     assert not colour_check(torch.full((3, 64, 64), 0.5), "red", "blue").passed
+
+
+@needs_tiny
+def test_candidates_are_one_batched_render_of_several_token_grids(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from pixforge import Pipeline
+
+    result = Pipeline().render("a red circle on a blue background", "dvae", seed=3, steps=6, candidates=3,
+                               out=tmp_path / "run")
+    rows = result.extras["candidates"]
+    assert sorted(row["sample"] for row in rows) == [0, 1, 2] and {row["seed"] for row in rows} == {3}
+    assert [row["score"] for row in rows] == sorted((row["score"] for row in rows), reverse=True)
+    folders = sorted(p.name for p in (tmp_path / "run" / "candidates").iterdir())
+    assert folders == ["batch", "sample-0", "sample-1", "sample-2"]  # one render, not three
+    settings = (tmp_path / "run" / "candidates" / "batch" / "settings.yaml").read_text()
+    assert "batch: 3" in settings
+    pixels = [np.asarray(Image.open(tmp_path / "run" / "candidates" / f"sample-{i}" / "final.png")) for i in range(3)]
+    assert not np.array_equal(pixels[0], pixels[1])  # independent grids
+    best = np.asarray(Image.open(tmp_path / "run" / "final.png"))
+    assert np.array_equal(best, pixels[rows[0]["sample"]])
+    assert Image.open(tmp_path / "run" / "candidates" / f"sample-{rows[0]['sample']}" / "final.png").text[
+        "pixforge:sample"] == str(rows[0]["sample"])

@@ -84,6 +84,8 @@ class DVAEGenerator(Generator):
     Settings = DVAESettings
     description = "a grid of token distributions decoded by a DALL-E-style dVAE (tiny model by default)"
     size_multiple = FACTOR
+    #: ``--candidates N`` optimises N token grids in one batch
+    samples_setting = "batch"
 
     def __init__(self, settings: DVAESettings, context: BuildContext) -> None:
         super().__init__(settings, context)

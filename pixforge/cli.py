@@ -33,10 +33,10 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _pipeline():
+def _pipeline(allow_download: bool | None = None):
     from .pipeline import Pipeline
 
-    return Pipeline()
+    return Pipeline(allow_download=allow_download)
 
 
 @app.command()
@@ -62,6 +62,9 @@ def render(
         int, typer.Option(help="Render N seeds and keep the best by CLIP score (ranked sheet: candidates.png).")
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    no_download: Annotated[
+        bool, typer.Option("--no-download", help="Never download weights (as PIXFORGE_OFFLINE=1); a missing one is an error.")
+    ] = False,
 ) -> None:
     """Render PROMPT to an image."""
     from .engine import RenderDiverged, RenderInterrupted
@@ -77,7 +80,7 @@ def render(
         fail("render needs a PROMPT (or --from IMAGE.png to replay a render, or --resume RUN_DIR)")
     progress = ProgressBar(enabled=False if quiet else None)
     try:
-        pipeline = _pipeline()
+        pipeline = _pipeline(allow_download=False if no_download else None)
         if resume is not None:
             result = pipeline.resume(resume, observers=[progress])
         else:

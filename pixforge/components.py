@@ -8,7 +8,7 @@ instance of it when it is built.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +20,7 @@ from .settings import StrictModel
 
 if TYPE_CHECKING:
     from .prompts import PromptSet
+    from .weights import WeightEntry
 
 
 class ModelCache:
@@ -43,14 +44,19 @@ class ModelCache:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a component may need when it is built: canvas size, device, the shared model cache, and the
-    named models plugins registered (kind → name → loader)."""
+    """What a component may need when it is built: canvas size, device, the shared model cache, the
+    named models plugins registered (kind → name → loader), and the weight registry with whether a
+    component may download missing files from it."""
 
     width: int
     height: int
     device: torch.device
     cache: ModelCache = field(default_factory=ModelCache)
     models: dict[str, dict[str, Callable[..., Any]]] = field(default_factory=dict)
+    #: name → named weights from every plugin (``pixforge.weights``); empty when built without a registry
+    weights: Mapping[str, WeightEntry] = field(default_factory=dict)
+    #: may missing weights be downloaded? None: yes, unless ``PIXFORGE_OFFLINE`` is set
+    allow_download: bool | None = None
 
 
 class Generator(nn.Module, ABC):

@@ -49,9 +49,14 @@ def unique_keys(names: Sequence[str]) -> list[str]:
 class Pipeline:
     """Plugins and loaded models, reused across renders (and by the search pack)."""
 
-    def __init__(self, plugins: Iterable[Any] = (), registry: Registry | None = None) -> None:
+    def __init__(
+        self, plugins: Iterable[Any] = (), registry: Registry | None = None, *, allow_download: bool | None = None
+    ) -> None:
+        """``allow_download=False`` makes a missing model file an error instead of a download (None: allowed
+        unless ``PIXFORGE_OFFLINE`` is set)."""
         self.registry = registry if registry is not None else default_registry(plugins)
         self.cache = ModelCache()
+        self.allow_download = allow_download
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -172,7 +177,15 @@ class Pipeline:
         settings = component_settings(self.registry, "generator", config.generator)
         multiple = max(1, int(generator_cls.size_multiple_for(settings)))
         width, height = (round_to_multiple(side, multiple) for side in config.size)
-        return BuildContext(width=width, height=height, device=device, cache=self.cache, models=self.registry.models)
+        return BuildContext(
+            width=width,
+            height=height,
+            device=device,
+            cache=self.cache,
+            models=self.registry.models,
+            weights=self.registry.weights,
+            allow_download=self.allow_download,
+        )
 
     def perceptor(self, spec: ComponentSpec, context: BuildContext) -> Perceptor:
         """Build (or reuse from the cache) one perceptor; the search pack uses this too."""

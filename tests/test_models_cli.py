@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from test_weights_download import PAYLOAD, SHA, FileServer, closed_port_url
@@ -51,6 +52,22 @@ def test_list_json_schema_covers_the_first_party_clip_names(cache):
     vit = rows["ViT-B-32/openai"]
     assert vit["kind"] == "clip" and vit["source"] == "open_clip:ViT-B-32/openai" and vit["present"] is False
     assert vit["location"].startswith(str(cache.parent / "hub"))
+
+
+def test_list_shows_the_shipped_tiny_models_and_the_published_vqgans(cache):
+    rows = {row["name"]: row for row in json.loads(cli("models", "list", "--json").stdout)}
+    for name, kind in (("pixforge-tiny-clip", "clip"), ("tiny-vqgan", "vqgan")):
+        row = rows[name]
+        assert row["kind"] == kind and row["source"] == "shipped" and row["present"] is True
+        assert row["size"] == sum(Path(f["path"]).stat().st_size for f in row["files"]) > 0
+    published = rows["imagenet_f16_16384"]
+    assert published["kind"] == "vqgan" and published["source"] == "download" and published["present"] is False
+    assert published["location"] == str(cache / "vqgan" / "imagenet_f16_16384")
+    assert "vqgan_imagenet_f16_16384" in published["aliases"]
+    assert [f["name"] for f in published["files"]] == ["config.yaml", "checkpoint.ckpt"]
+    assert all(f["urls"] for f in published["files"])
+    text = cli("models", "path", "vqgan_imagenet_f16_16384").stdout.split()
+    assert text == [str(cache / "vqgan" / "imagenet_f16_16384" / n) for n in ("config.yaml", "checkpoint.ckpt")]
 
 
 def test_list_fetch_verify_and_path_of_a_downloadable_model(served, cache):

@@ -12,17 +12,17 @@ import pytest
 import torch
 import yaml
 
-from pixforge.components import ModelCache
-from pixforge.errors import ConfigError
+from pixforge.components import BuildContext, ModelCache
+from pixforge.errors import ConfigError, PixforgeError
 from pixforge.pipeline import round_to_multiple
 from pixforge.testing import GeneratorContract, build_component, seeded, tiny_context
 from pixforge_vqgan import VQGANGenerator
-from pixforge_vqgan.catalog import SHIPPED
+from pixforge_vqgan.catalog import TINY_WEIGHTS
 from pixforge_vqgan.model import VQAutoencoder
 from pixforge_vqgan.quantize import clamp_with_grad, gumbel_quantize, straight_through_quantize
 from pixforge_vqgan.spec import VQSpec, spec_to_config
 
-TINY_READY = SHIPPED["tiny"][1].is_file()
+TINY_READY = TINY_WEIGHTS.is_file()
 needs_tiny = pytest.mark.skipif(not TINY_READY, reason="tiny VQGAN weights not trained yet")
 
 #: a published-style loss entry: building it would download VGG, so loading must never build it
@@ -280,16 +280,18 @@ def test_unknown_pickled_class_is_refused_then_trusted(tmp_path: Path, monkeypat
     assert gen().shape == (1, 3, 32, 32)
 
 
-def test_known_sha256_allows_a_full_unpickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pixforge_vqgan import loading
-
-    from pixforge.weights import sha256_file
+def test_a_registry_sha256_allows_a_full_unpickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixforge.weights import WeightEntry, WeightFile, sha256_file
 
     spec = small_spec()
     config = write_config(tmp_path / "model.yaml", spec)
     ckpt = _lightning_checkpoint(tmp_path / "odd.ckpt", random_state(spec), monkeypatch, extra=Payload())
-    monkeypatch.setattr(loading, "known_sha256", lambda: {sha256_file(ckpt)})
-    assert generator(32, 32, config=str(config), checkpoint=str(ckpt))().shape == (1, 3, 32, 32)
+    # a published model's checkpoint the user placed at a path of their own: the registry vouches for it
+    entry = WeightEntry("odd", "vqgan", files=(WeightFile("odd.ckpt", urls=("http://127.0.0.1:9/odd.ckpt",),
+                                                          sha256=sha256_file(ckpt)),))
+    context = BuildContext(width=32, height=32, device=torch.device("cpu"), weights={"odd": entry})
+    gen = build_component(VQGANGenerator, {"config": str(config), "checkpoint": str(ckpt)}, context)
+    assert gen().shape == (1, 3, 32, 32)
 
 
 def test_gumbel_model_loads_and_renders_with_gradients(tmp_path: Path) -> None:
@@ -342,27 +344,45 @@ def test_safetensors_and_mismatched_weights(tmp_path: Path) -> None:
 def test_unknown_model_name_suggests() -> None:
     with pytest.raises(ConfigError, match="did you mean 'imagenet_f16_16384'"):
         generator(model="imagenet_f16_1638")
-    with pytest.raises(ConfigError, match="unknown model 'tinny'.*did you mean 'tiny'"):
+    with pytest.raises(ConfigError, match="^generator 'vqgan' settings: unknown vqgan model 'tinny'.*did you mean 'tiny'"):
         generator(model="tinny")
+
+
+def test_every_model_is_a_registry_entry_with_its_factor() -> None:
+    from pixforge.plugins import default_registry
+    from pixforge_vqgan.catalog import PUBLISHED
+
+    weights = default_registry().weights
+    vqgans = {name for name, entry in weights.items() if entry.kind == "vqgan" and entry.plugin == "vqgan"}
+    assert vqgans == {"tiny-vqgan", *PUBLISHED}
+    assert weights["tiny-vqgan"].shipped and "tiny" in weights["tiny-vqgan"].aliases
+    for name in PUBLISHED:
+        entry = weights[name]
+        assert [f.name for f in entry.files] == ["config.yaml", "checkpoint.ckpt"] and all(f.urls for f in entry.files)
+        assert VQGANGenerator.size_multiple_for(VQGANGenerator.Settings(model=name)) == entry.extra["factor"]
+    assert VQGANGenerator.size_multiple_for(VQGANGenerator.Settings(model="vqgan_imagenet_f16_16384")) == 16
 
 
 def test_published_model_not_present_names_where_to_put_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIXFORGE_CACHE", str(tmp_path))
-    expected = tmp_path / "vqgan" / "imagenet_f16_16384.ckpt"
-    with pytest.raises(ConfigError) as error:
+    monkeypatch.setenv("PIXFORGE_OFFLINE", "1")  # never reach for the real mirrors from a test
+    expected = tmp_path / "vqgan" / "imagenet_f16_16384" / "config.yaml"
+    with pytest.raises(PixforgeError) as error:
         generator(model="vqgan_imagenet_f16_16384")  # the VQGAN-CLIP alias
     message = str(error.value)
-    assert "imagenet_f16_16384" in message and str(expected) in message
+    assert message.startswith("model 'imagenet_f16_16384': file 'config.yaml' is not in the cache and downloads")
+    assert f"place it at {expected}" in message and "\n" not in message
     assert "https://heibox.uni-heidelberg.de/d/a7530b09fed84f80a887/" in message
 
 
 def test_published_model_loads_from_the_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIXFORGE_CACHE", str(tmp_path))
-    folder = tmp_path / "vqgan"
-    folder.mkdir()
+    monkeypatch.setenv("PIXFORGE_OFFLINE", "1")
+    folder = tmp_path / "vqgan" / "openimages_f8_8192"  # <cache>/<kind>/<name>/, as `pixforge models path` says
+    folder.mkdir(parents=True)
     spec = small_spec("gumbel")
-    write_config(folder / "openimages_f8_8192.yaml", spec)
-    _lightning_checkpoint(folder / "openimages_f8_8192.ckpt", random_state(spec), monkeypatch)
+    write_config(folder / "config.yaml", spec)
+    _lightning_checkpoint(folder / "checkpoint.ckpt", random_state(spec), monkeypatch)
     assert generator(32, 32, model="openimages_f8_8192")().shape == (1, 3, 32, 32)
 
 

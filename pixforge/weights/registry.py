@@ -42,7 +42,7 @@ def collect(manager: pluggy.PluginManager) -> dict[str, WeightEntry]:
 def lookup(weights: Mapping[str, WeightEntry], name: str, kind: str | None = None) -> WeightEntry:
     """The entry called ``name`` (or aliased so), of ``kind`` if given; a ConfigError suggests a close name."""
     entry = weights.get(name) or next((e for e in weights.values() if name in e.aliases), None)
-    candidates = [n for n, e in weights.items() if kind is None or e.kind == kind]
+    candidates = [key for n, e in weights.items() if kind is None or e.kind == kind for key in (n, *e.aliases)]
     if entry is None or (kind is not None and entry.kind != kind):
         what = f"{kind} model" if kind else "model"
         raise ConfigError(f"unknown {what} '{name}'; {suggest(name, candidates)} (see `pixforge models list`)")
@@ -103,6 +103,14 @@ def ensure_local(
     return paths
 
 
+def _size_on_disk(entry: WeightEntry, cache: Path | None) -> int | None:
+    """The total size of an entry's files as they are on disk (a shipped model's), when every one is there."""
+    paths = list(local_paths(entry, cache).values())
+    if not paths or not all(path.is_file() for path in paths):
+        return None
+    return sum(path.stat().st_size for path in paths)
+
+
 def describe(entry: WeightEntry, cache: Path | None = None) -> dict[str, Any]:
     """One row of ``pixforge models list --json``."""
     if entry.open_clip is not None:
@@ -119,7 +127,7 @@ def describe(entry: WeightEntry, cache: Path | None = None) -> dict[str, Any]:
         "name": entry.name,
         "kind": entry.kind,
         "description": entry.description,
-        "size": entry.size,
+        "size": entry.size if entry.size is not None else _size_on_disk(entry, cache),
         "present": found is not None if entry.open_clip is not None else is_present(entry, cache),
         "source": source,
         "location": location,

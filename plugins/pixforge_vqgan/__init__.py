@@ -1,13 +1,18 @@
 """First-party generator ``vqgan``: optimises a taming VQGAN latent (VQGAN-CLIP style).
 
-Ships a tiny VQGAN trained on the zoo's synthetic world (the default model) and knows the published
-checkpoints by name (``imagenet_f16_16384``, ``openimages_f8_8192``, ...), loading them without Lightning.
+Ships a tiny VQGAN trained on the zoo's synthetic world (the default model) and registers the published
+checkpoints by name (``imagenet_f16_16384``, ``openimages_f8_8192``, ...) in the weight registry, so a
+render downloads them on first use; they load without Lightning.
 """
 
 from __future__ import annotations
 
-from pixforge.hookspecs import Register, hookimpl
+from collections.abc import Callable
 
+from pixforge.hookspecs import Register, hookimpl
+from pixforge.weights import WeightEntry
+
+from .catalog import weight_entries
 from .generator import VQGANGenerator, VQGANSettings
 
 __all__ = ["VQGANGenerator", "VQGANSettings"]
@@ -16,6 +21,12 @@ __all__ = ["VQGANGenerator", "VQGANSettings"]
 @hookimpl
 def register_generators(register: Register) -> None:
     register("vqgan", VQGANGenerator)
+
+
+@hookimpl
+def register_weights(register: Callable[[WeightEntry], None]) -> None:
+    for entry in weight_entries():
+        register(entry)
 
 
 @hookimpl

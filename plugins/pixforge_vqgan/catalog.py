@@ -1,8 +1,12 @@
-"""Named VQGAN models: the shipped tiny one, and the published checkpoints Pixray and VQGAN-CLIP use.
+"""Named VQGAN models for the weight registry: the shipped tiny one, and the published checkpoints Pixray
+and VQGAN-CLIP use.
 
-Published files are not shipped (0.4–8 GB each) and are not downloaded yet: a user places them under
-the cache folder by hand (``pixforge_vqgan.catalog.cache_dir()``), named ``NAME.yaml`` and ``NAME.ckpt``.
-URLs are those of VQGAN-CLIP's ``download_models.sh`` and Pixray's ``vqgan.py``, first choice first.
+Published files are not shipped (0.4–8 GB each): a render fetches them into ``<cache>/vqgan/<name>/``
+(``config.yaml`` and ``checkpoint.ckpt``), or a user places them there by hand (``pixforge models path
+NAME``). URLs are those of VQGAN-CLIP's ``download_models.sh`` and Pixray's ``vqgan.py``, first choice
+first. No checkpoint's SHA-256 is recorded yet (none was verified from a download here); the published
+Lightning checkpoints load through an allow-list without one, and a recorded SHA-256 would also let a
+checkpoint that needs a full unpickle load without ``trust_checkpoint``.
 """
 
 from __future__ import annotations
@@ -10,11 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixforge.weights import WeightEntry, WeightFile
+
 from .spec import Kind
 
 PACKAGE = Path(__file__).parent
+KIND = "vqgan"
+TINY = "tiny-vqgan"
 #: the name used when settings name no model
-DEFAULT_MODEL = "tiny"
+DEFAULT_MODEL = TINY
 
 
 @dataclass(frozen=True)
@@ -139,42 +147,48 @@ PUBLISHED: dict[str, Published] = {
     )
 }
 
-#: the models shipped inside the package: name → (config, weights)
-SHIPPED: dict[str, tuple[Path, Path]] = {
-    "tiny": (PACKAGE / "configs" / "tiny-vqgan.yaml", PACKAGE / "weights" / "tiny-vqgan.safetensors"),
-}
-SHIPPED_FACTORS = {"tiny": 8}
-
-ALIASES: dict[str, str] = {alias: p.name for p in PUBLISHED.values() for alias in p.aliases}
-
-
-def model_names() -> list[str]:
-    """Every name ``model`` accepts (aliases aside)."""
-    return sorted([*SHIPPED, *PUBLISHED])
+#: the shipped tiny VQGAN, trained on the zoo's synthetic world (``pixforge zoo train tiny-vqgan``)
+TINY_CONFIG = PACKAGE / "configs" / f"{TINY}.yaml"
+TINY_WEIGHTS = PACKAGE / "weights" / f"{TINY}.safetensors"
+#: the file names of a downloaded model in its cache folder ``<cache>/vqgan/<name>/``
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_FILE = "checkpoint.ckpt"
 
 
-def canonical(name: str) -> str:
-    """A model name with Pixray / VQGAN-CLIP aliases mapped to ours."""
-    return ALIASES.get(name, name)
+def published_entry(model: Published) -> WeightEntry:
+    """A published model as a registry entry: its config and checkpoint, each with its mirrors in order."""
+    return WeightEntry(
+        name=model.name,
+        kind=KIND,
+        description=model.description,
+        files=(
+            WeightFile(CONFIG_FILE, urls=model.config_urls),
+            WeightFile(CHECKPOINT_FILE, urls=model.checkpoint_urls, sha256=model.sha256),
+        ),
+        extra={"config": CONFIG_FILE, "checkpoint": CHECKPOINT_FILE, "factor": model.factor,
+               "codes": model.codes, "quantizer": model.kind},
+        aliases=model.aliases,
+    )
 
 
-def known_sha256() -> set[str]:
-    """SHA-256s of verified published checkpoints: such files may be fully unpickled."""
-    return {p.sha256 for p in PUBLISHED.values() if p.sha256}
+def tiny_entry() -> WeightEntry:
+    """The shipped tiny VQGAN: used in place from the installed package, never downloaded."""
+    return WeightEntry(
+        name=TINY,
+        kind=KIND,
+        description="tiny VQGAN trained on pixforge's synthetic shapes world: f8, 1024 codes, 64 px (shipped)",
+        files=(WeightFile(TINY_CONFIG.name, shipped=TINY_CONFIG), WeightFile(TINY_WEIGHTS.name, shipped=TINY_WEIGHTS)),
+        extra={"config": TINY_CONFIG.name, "checkpoint": TINY_WEIGHTS.name, "factor": 8, "codes": 1024,
+               "quantizer": "vq"},
+        aliases=("tiny",),
+    )
 
 
-def cache_dir() -> Path:
-    """Where published VQGAN files go: ``$PIXFORGE_CACHE/vqgan``, else the user cache dir's ``pixforge/vqgan``."""
-    from pixforge.weights import cache_root
-
-    return cache_root() / "vqgan"
+def weight_entries() -> list[WeightEntry]:
+    """The entries the plugin registers with ``register_weights``: the tiny one, then the published ones."""
+    return [tiny_entry(), *(published_entry(model) for model in PUBLISHED.values())]
 
 
-def published_paths(name: str) -> tuple[Path, Path]:
-    """``(NAME.yaml, checkpoint)`` in the cache folder; the checkpoint may be ``.ckpt`` or ``.safetensors``."""
-    folder = cache_dir()
-    checkpoint = folder / f"{name}.ckpt"
-    safetensors = folder / f"{name}.safetensors"
-    if not checkpoint.exists() and safetensors.exists():
-        checkpoint = safetensors
-    return folder / f"{name}.yaml", checkpoint
+def entries_by_name() -> dict[str, WeightEntry]:
+    """The plugin's own entries keyed by name: what a model name resolves against without a registry."""
+    return {entry.name: entry for entry in weight_entries()}

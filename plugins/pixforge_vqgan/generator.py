@@ -32,13 +32,15 @@ RANDOM_CODE_LOGIT = 2.0
 class VQGANSettings(StrictModel):
     """Which model, and what the latent starts from."""
 
-    #: a shipped or published model name (``tiny``, ``imagenet_f16_16384``, ...); None: ``tiny`` unless
-    #: ``config`` is given, when it is only a label
+    #: a registered VQGAN (``tiny``, ``imagenet_f16_16384``, ...; see ``pixforge models list``): a published
+    #: one is downloaded into the cache on first use; None: ``tiny`` unless ``config`` is given, when it is
+    #: only a label
     model: str | None = None
     #: a taming model config (yaml, the published layout) and its weights (.ckpt/.pt or .safetensors)
     config: str | None = None
     checkpoint: str | None = None
-    #: allow a full unpickle of a torch checkpoint that needs one (it can run code: only for files you trust)
+    #: allow a full unpickle of a torch checkpoint that needs one and that no registry SHA-256 vouches for
+    #: (it can run code: only for files you trust)
     trust_checkpoint: bool = False
     #: random_codes: random tokens' embeddings (VQGAN-CLIP); pixels: random pixel noise, encoded;
     #: gradient: a smooth random two-colour gradient, encoded. An init image overrides it.
@@ -77,12 +79,23 @@ class VQGANGenerator(Generator):
 
     @classmethod
     def size_multiple_for(cls, settings: VQGANSettings) -> int:
-        """The chosen model's downsampling factor, found without loading its weights."""
-        return factor_for(settings.model, settings.config)
+        """The chosen model's downsampling factor, found without loading (or downloading) its weights.
+
+        A model another plugin registered is not known here: the default, and the generator rounds the
+        canvas to the model's own factor when it is built.
+        """
+        return factor_for(settings.model, settings.config) or cls.size_multiple
 
     def __init__(self, settings: VQGANSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
-        files = resolve(settings.model, settings.config, settings.checkpoint)
+        # a context without a registry (a generator built by hand) resolves against this plugin's own names
+        files = resolve(
+            settings.model,
+            settings.config,
+            settings.checkpoint,
+            weights=context.weights or None,
+            allow_download=context.allow_download,
+        )
         model: VQAutoencoder = context.cache.get(
             cache_key(files, settings.trust_checkpoint, context.device),
             lambda: load_model(files, settings.trust_checkpoint, context.device),

@@ -1,28 +1,23 @@
 """From settings to a frozen autoencoder: resolve a model name or paths, read the config, load the weights.
 
+A model name resolves through the weight registry (``pixforge models list``): a shipped model is used in
+place, a published one is fetched into ``<cache>/vqgan/<name>/`` when missing, unless downloads are off.
 Every failure a user can fix (a typo in the name, a missing file, a refused checkpoint, keys that do not
-match the config) becomes a ConfigError that names the file or the model.
+match the config) becomes a one-line error that names the file or the model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from pixforge.errors import ConfigError, suggest
+from pixforge.errors import ConfigError
+from pixforge.weights import WeightEntry, ensure_local, lookup, trusted_sha256
 
-from .catalog import (
-    DEFAULT_MODEL,
-    PUBLISHED,
-    SHIPPED,
-    SHIPPED_FACTORS,
-    canonical,
-    known_sha256,
-    model_names,
-    published_paths,
-)
+from .catalog import DEFAULT_MODEL, KIND, entries_by_name
 from .checkpoints import read_state_dict
 from .model import VQAutoencoder, frozen
 from .spec import VQSpec, parse_spec, read_config
@@ -34,45 +29,56 @@ INIT_SEED = 0
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The config and weights a model loads from."""
+    """The config and weights a model loads from, and the SHA-256s that vouch for a full unpickle."""
 
     label: str
     config: Path
     checkpoint: Path
+    trusted_sha256: frozenset[str] = frozenset()
 
 
-def resolve(model: str | None, config: str | None, checkpoint: str | None) -> ModelFiles:
-    """The files for a model name (shipped or published), or for explicit ``config`` + ``checkpoint`` paths."""
+def resolve(
+    model: str | None,
+    config: str | None,
+    checkpoint: str | None,
+    *,
+    weights: Mapping[str, WeightEntry] | None = None,
+    allow_download: bool | None = None,
+) -> ModelFiles:
+    """The files for a model name, or for explicit ``config`` + ``checkpoint`` paths.
+
+    ``weights`` is the registry (None: this plugin's own entries); ``allow_download=None`` means allowed
+    unless ``PIXFORGE_OFFLINE`` is set.
+    """
+    weights = weights if weights is not None else entries_by_name()
+    trusted = frozenset(trusted_sha256(weights))
     if config or checkpoint:
         if not (config and checkpoint):
             raise ConfigError(f"{WHAT} settings: 'config' and 'checkpoint' go together; give both paths")
-        return ModelFiles(model or Path(checkpoint).stem, Path(config).expanduser(), Path(checkpoint).expanduser())
-    name = canonical(model or DEFAULT_MODEL)
-    if name in SHIPPED:
-        config_path, weights = SHIPPED[name]
-        if not weights.is_file():
+        label = model or Path(checkpoint).stem
+        return ModelFiles(label, Path(config).expanduser(), Path(checkpoint).expanduser(), trusted)
+    return entry_files(find_entry(model, weights), allow_download, trusted)
+
+
+def find_entry(model: str | None, weights: Mapping[str, WeightEntry]) -> WeightEntry:
+    """The registry's VQGAN entry called ``model`` (or aliased so); a one-line error suggests a close name."""
+    try:
+        return lookup(weights, model or DEFAULT_MODEL, kind=KIND)
+    except ConfigError as error:
+        raise ConfigError(f"{WHAT} settings: {error}") from None
+
+
+def entry_files(entry: WeightEntry, allow_download: bool | None, trusted: frozenset[str]) -> ModelFiles:
+    """An entry's config and checkpoint on disk, fetched first when missing (and allowed)."""
+    names = {role: entry.extra.get(role) for role in ("config", "checkpoint")}
+    for role, name in names.items():
+        if name not in {f.name for f in entry.files}:
             raise ConfigError(
-                f"{WHAT}: the shipped model '{name}' has no weights at {weights}; "
-                "train them with 'pixforge zoo train tiny-vqgan'"
+                f"{WHAT}: model '{entry.name}' (plugin '{entry.plugin or '?'}') does not say which of its files is "
+                f"the {role}: its extra['{role}'] must name one of {[f.name for f in entry.files]}"
             )
-        return ModelFiles(name, config_path, weights)
-    if name in PUBLISHED:
-        return _published(name)
-    raise ConfigError(f"{WHAT} settings: unknown model '{model}'; {suggest(model or '', model_names())}")
-
-
-def _published(name: str) -> ModelFiles:
-    """A published model's files in the cache folder; if absent, an error saying where to put which download."""
-    entry = PUBLISHED[name]
-    config, checkpoint = published_paths(name)
-    missing = [path for path in (config, checkpoint) if not path.is_file()]
-    if missing:
-        raise ConfigError(
-            f"{WHAT}: model '{name}' ({entry.description}) is not downloaded; place its files by hand: "
-            f"config from {entry.config_urls[0]} as {config}, checkpoint from {entry.checkpoint_urls[0]} as "
-            f"{checkpoint} (mirrors in pixforge_vqgan.catalog.PUBLISHED['{name}'])"
-        )
-    return ModelFiles(name, config, checkpoint)
+    paths = ensure_local(entry, allow_download)
+    return ModelFiles(entry.name, paths[names["config"]], paths[names["checkpoint"]], trusted)
 
 
 def spec_for(files: ModelFiles) -> VQSpec:
@@ -80,16 +86,17 @@ def spec_for(files: ModelFiles) -> VQSpec:
     return parse_spec(read_config(files.config), source=f"config {files.config}")
 
 
-def factor_for(model: str | None, config: str | None) -> int:
-    """The downsampling factor of a model, cheaply: from the catalog, or by reading the config only."""
+def factor_for(model: str | None, config: str | None) -> int | None:
+    """The downsampling factor of a model, cheaply: by reading an explicit config, or from this plugin's
+    catalog; None for a name the catalog does not know (another plugin's entry, or a typo that building
+    the generator reports)."""
     if config:
         return parse_spec(read_config(Path(config).expanduser()), source=f"config {config}").factor
-    name = canonical(model or DEFAULT_MODEL)
-    if name in SHIPPED_FACTORS:
-        return SHIPPED_FACTORS[name]
-    if name in PUBLISHED:
-        return PUBLISHED[name].factor
-    raise ConfigError(f"{WHAT} settings: unknown model '{model}'; {suggest(model or '', model_names())}")
+    name = model or DEFAULT_MODEL
+    own = entries_by_name()
+    entry = own.get(name) or next((e for e in own.values() if name in e.aliases), None)
+    factor = entry.extra.get("factor") if entry is not None else None
+    return int(factor) if factor else None
 
 
 def autoencoder_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -119,7 +126,7 @@ def build(spec: VQSpec, state: dict[str, torch.Tensor], source: str) -> VQAutoen
 def load_model(files: ModelFiles, trust: bool, device: torch.device) -> VQAutoencoder:
     """A frozen autoencoder on ``device`` from a model's files."""
     spec = spec_for(files)
-    state = read_state_dict(files.checkpoint, trust=trust, known_sha256=known_sha256(), what=WHAT)
+    state = read_state_dict(files.checkpoint, trust=trust, known_sha256=files.trusted_sha256, what=WHAT)
     model = build(spec, autoencoder_state(state, spec.prefix), f"checkpoint {files.checkpoint}")
     return frozen(model).to(device)  # type: ignore[return-value]
 

@@ -2,7 +2,8 @@
 
 ``pixforge zoo samples`` writes world images, ``pixforge zoo train tiny-clip`` trains the tiny CLIP, and
 the shipped tiny CLIP is offered to the clip perceptor as the named model ``pixforge-tiny-clip``
-(``pixforge_zoo.tiny_clip.load_tiny_clip()`` loads it directly). Heavy modules load only when used.
+(``pixforge_zoo.tiny_clip.load_tiny_clip()`` loads it directly) and listed in the weight registry.
+Heavy modules load only when used.
 """
 
 from __future__ import annotations
@@ -11,12 +12,21 @@ from collections.abc import Callable
 from typing import Any
 
 from pixforge.hookspecs import hookimpl
+from pixforge.weights import WeightEntry
 
 from .commands import register_commands
 
 TINY_CLIP = "pixforge-tiny-clip"
 
-__all__ = ["TINY_CLIP", "load_shipped_tiny_clip", "register_commands", "register_generators", "register_models", "register_trainers"]
+__all__ = [
+    "TINY_CLIP",
+    "load_shipped_tiny_clip",
+    "register_commands",
+    "register_generators",
+    "register_models",
+    "register_trainers",
+    "register_weights",
+]
 
 
 def load_shipped_tiny_clip(device: Any = "cpu") -> tuple:
@@ -43,3 +53,10 @@ def register_trainers(register: Callable[[str, Callable[..., Any]], None]) -> No
 @hookimpl
 def register_models(register: Callable[[str, str, Callable[..., Any]], None]) -> None:
     register("clip", TINY_CLIP, load_shipped_tiny_clip)
+
+
+@hookimpl
+def register_weights(register: Callable[[WeightEntry], None]) -> None:
+    from .catalog import tiny_clip_entry
+
+    register(tiny_clip_entry())

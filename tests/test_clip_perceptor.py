@@ -215,3 +215,26 @@ def test_registered_as_clip() -> None:
 
     assert default_registry().get("perceptor", "clip") is ClipPerceptor
 
+
+
+def test_a_pretrained_tag_missing_from_the_cache_is_one_error_when_downloads_are_off(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from pixforge import Pipeline
+    from pixforge.cli import app
+    from pixforge.errors import PixforgeError
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("PIXFORGE_OFFLINE", raising=False)
+    tag = ["perceptors.0.settings={model: RN50, pretrained: openai}"]
+    with pytest.raises(PixforgeError, match="RN50/openai.*downloads are off"):
+        Pipeline(allow_download=False).render("a cat", "draft", steps=1, overrides=tag, out=tmp_path / "a")
+    monkeypatch.setenv("PIXFORGE_OFFLINE", "1")
+    with pytest.raises(PixforgeError, match="downloads are off"):
+        Pipeline().render("a cat", "draft", steps=1, overrides=tag, out=tmp_path / "b")
+    monkeypatch.delenv("PIXFORGE_OFFLINE")
+    done = CliRunner().invoke(app, ["render", "a cat", "--preset", "draft", "--steps", "1", "--no-download",
+                                    "--set", tag[0], "--out", str(tmp_path / "c")])
+    assert done.exit_code == 1 and len(done.stderr.strip().splitlines()) == 1, done.output
+    assert "downloads are off" in done.stderr and "pixforge models fetch RN50/openai" in done.stderr

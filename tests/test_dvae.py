@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from typer.testing import CliRunner
 
+from pixforge import hookimpl
 from pixforge.errors import ConfigError
 from pixforge.testing import GeneratorContract, build_component, seeded, tiny_context
 from pixforge.weights import WeightEntry, WeightFile
@@ -304,3 +305,48 @@ def test_candidates_are_one_batched_render_of_several_token_grids(tmp_path: Path
     assert np.array_equal(best, pixels[rows[0]["sample"]])
     assert Image.open(tmp_path / "run" / "candidates" / f"sample-{rows[0]['sample']}" / "final.png").text[
         "pixforge:sample"] == str(rows[0]["sample"])
+
+
+class _ServedDVAE:
+    """A third-party plugin registering a dVAE whose files a local HTTP server serves."""
+
+    def __init__(self, entry: WeightEntry) -> None:
+        self.entry = entry
+
+    @hookimpl
+    def register_weights(self, register) -> None:
+        register(self.entry)
+
+
+@needs_tiny
+def test_a_dvae_another_plugin_registers_is_fetched_unless_downloads_are_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_weights_download import FileServer
+
+    from pixforge import Pipeline
+    from pixforge.errors import PixforgeError
+
+    monkeypatch.setenv("PIXFORGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("PIXFORGE_OFFLINE", raising=False)
+    encoder, decoder, _ = tiny_files()
+    with FileServer() as server:
+        server.files["/enc.safetensors"] = encoder.read_bytes()
+        server.files["/dec.safetensors"] = decoder.read_bytes()
+        entry = WeightEntry(
+            name="served-dvae", kind=KIND,
+            files=(WeightFile("enc.safetensors", urls=(server.url("/enc.safetensors"),)),
+                   WeightFile("dec.safetensors", urls=(server.url("/dec.safetensors"),))),
+            extra={"encoder": "enc.safetensors", "decoder": "dec.safetensors", "vocab_size": 512},
+        )
+        plugin = _ServedDVAE(entry)
+        offline = Pipeline(plugins=[plugin], allow_download=False)
+        with pytest.raises(PixforgeError, match="downloads are off"):
+            offline.render("a red circle", "dvae", steps=1, out=tmp_path / "off",
+                           overrides=["generator.settings.model=served-dvae"])
+        assert not (tmp_path / "cache" / "dvae" / "served-dvae" / "dec.safetensors").exists()
+        online = Pipeline(plugins=[plugin])
+        result = online.render("a red circle", "dvae", steps=1, out=tmp_path / "on",
+                               overrides=["generator.settings.model=served-dvae"])
+    assert result.status == "completed"
+    assert (tmp_path / "cache" / "dvae" / "served-dvae" / "dec.safetensors").read_bytes() == decoder.read_bytes()

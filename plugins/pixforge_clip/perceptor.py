@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -10,6 +11,9 @@ import torch.nn.functional as F
 from pixforge.components import BuildContext, Perceptor
 from pixforge.errors import ConfigError
 from pixforge.settings import StrictModel
+from pixforge.weights import WeightEntry
+from pixforge.weights.cache import offline
+from pixforge.weights.openclip import ensure as ensure_open_clip
 
 from .loading import LoadedClip, load_clip, load_named
 
@@ -31,6 +35,24 @@ class ClipSettings(StrictModel):
     config: str | None = None
     #: weights dtype; embeddings are always returned as float32
     precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+
+
+def require_cached_tag(settings: ClipSettings, context: BuildContext) -> None:
+    """With downloads off, a pretrained tag missing from open_clip's cache is one clear error up front.
+
+    open_clip itself would go to the network; a weights file, a local config or a ``hf-hub:``/
+    ``local-dir:`` name is left to open_clip.
+    """
+    tag = settings.pretrained
+    if not tag or settings.config or ":" in settings.model or Path(tag).expanduser().is_file():
+        return
+    allowed = context.allow_download if context.allow_download is not None else not offline()
+    if allowed:
+        return
+    name = f"{settings.model}/{tag}"
+    entry = context.weights.get(name) or WeightEntry(name=name, kind="clip", open_clip=(settings.model, tag))
+    if entry.open_clip is not None:
+        ensure_open_clip(entry, allow_download=False)
 
 
 def cache_key(settings: ClipSettings, device: torch.device) -> tuple[Any, ...]:
@@ -55,6 +77,8 @@ class ClipPerceptor(Perceptor):
                 f"perceptor 'clip' settings: '{settings.model}' is a model shipped by a plugin; "
                 "it takes no 'pretrained' or 'config'"
             )
+        if named is None:
+            require_cached_tag(settings, context)
         loaded: LoadedClip = context.cache.get(
             cache_key(settings, context.device),
             lambda: load_named(named, settings.precision, context.device)

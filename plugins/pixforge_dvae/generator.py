@@ -91,8 +91,12 @@ class DVAEGenerator(Generator):
         super().__init__(settings, context)
         model: DVAE = context.cache.get(
             cache_key(settings, context.device),
-            lambda: load_dvae(resolve(settings.model, settings.encoder, settings.decoder),
-                              settings.trust_checkpoint, context.device),
+            lambda: load_dvae(
+                resolve(settings.model, settings.encoder, settings.decoder, context.weights or None,
+                        context.allow_download),
+                settings.trust_checkpoint,
+                context.device,
+            ),
         )
         # kept out of the module tree: the shared, frozen model is neither optimised, moved nor saved
         object.__setattr__(self, "dvae", model)

@@ -47,16 +47,24 @@ def entry_files(entry: WeightEntry, allow_download: bool | None = None) -> DVAEF
 
 
 def resolve(
-    model: str, encoder: str | None, decoder: str | None, entries: Mapping[str, WeightEntry] | None = None
+    model: str,
+    encoder: str | None,
+    decoder: str | None,
+    entries: Mapping[str, WeightEntry] | None = None,
+    allow_download: bool | None = None,
 ) -> DVAEFiles:
-    """Explicit ``decoder`` (+ optional ``encoder``) paths, else the registry entry called ``model``."""
+    """Explicit ``decoder`` (+ optional ``encoder``) paths, else the registry entry called ``model``.
+
+    ``entries`` is the whole registry (None: this plugin's own entries), so a dVAE another plugin
+    registers is found too; ``allow_download=None`` means allowed unless ``PIXFORGE_OFFLINE`` is set.
+    """
     if decoder:
         enc = Path(encoder).expanduser() if encoder else None
         return DVAEFiles(Path(decoder).stem, Path(decoder).expanduser(), enc)
     if encoder:
         raise ConfigError(f"{WHAT} settings: 'encoder' needs 'decoder' too (or neither, and a 'model' name)")
     entry = lookup(entries if entries is not None else entries_by_name(), model, kind=KIND)
-    return entry_files(entry)
+    return entry_files(entry, allow_download)
 
 
 def state_dict_of(data: object, path: Path) -> dict[str, torch.Tensor]:

@@ -16,7 +16,8 @@ def pipe():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "colour, shape, background, seed",
-    [("white", "triangle", "purple", 0), ("yellow", "star", "black", 0), ("white", "triangle", "purple", 1)],
+    [("red", "circle", "blue", 0), ("red", "circle", "blue", 1), ("yellow", "square", "black", 0),
+     ("orange", "cross", "cyan", 1)],
 )
 def test_default_preset_puts_the_named_colours_where_they_belong(pipe, tmp_path, colour, shape, background, seed):
     result = pipe.render(f"a {colour} {shape} on a {background} background", seed=seed, out=tmp_path / "run")

@@ -19,15 +19,18 @@ import argparse
 import json
 import math
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pixforge.noise import gradient_images
+from pixforge.outputs import atomic_write_with
+from pixforge_zoo.training import learning_rate, psnr, random_crops, world_batches
 
 from .catalog import TINY, WEIGHTS, tiny_files
 from .model import decoded_pixels, make_decoder, make_encoder, map_image
@@ -71,45 +74,6 @@ class TrainOptions:
     out_dir: Path = WEIGHTS
     size: int = 64
     config: dict[str, int] = field(default_factory=lambda: dict(TINY_CONFIG))
-
-
-def world_batches(batch: int, seed: int, size: int) -> Iterator[torch.Tensor]:
-    """An endless seeded stream of jittered world images ``[batch, 3, size, size]``."""
-    from pixforge_zoo.world import batches
-
-    for images, _ in batches(10**12, seed, size, batch):
-        yield images
-
-
-def gradient_images(n: int, size: int, gen: torch.Generator) -> torch.Tensor:
-    """``n`` smooth two-colour linear gradients at random angles, ``[n, 3, size, size]`` in 0..1."""
-    axis = (torch.arange(size, dtype=torch.float32) + 0.5) / size - 0.5
-    gy, gx = torch.meshgrid(axis, axis, indexing="ij")
-    theta = 2 * math.pi * torch.rand(n, 1, 1, generator=gen)
-    t = (torch.cos(theta) * gx + torch.sin(theta) * gy) / math.sqrt(0.5) + 0.5
-    start, end = torch.rand(n, 3, 1, 1, generator=gen), torch.rand(n, 3, 1, 1, generator=gen)
-    return (start + (end - start) * t[:, None]).clamp(0, 1)
-
-
-def random_crops(images: torch.Tensor, side: int, gen: torch.Generator) -> torch.Tensor:
-    """One random ``side``×``side`` window of each image."""
-    limit = images.shape[-1] - side + 1
-    offsets = torch.randint(limit, (len(images), 2), generator=gen).tolist()
-    return torch.stack([image[:, y : y + side, x : x + side] for image, (y, x) in zip(images, offsets)])
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio of 0..1 images, in dB."""
-    mse = F.mse_loss(a.clamp(0, 1), b.clamp(0, 1)).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
-def learning_rate(base: float, progress: float, warmup: float = 0.02) -> float:
-    """Linear warm-up, then a cosine down to 5% of ``base`` as ``progress`` goes 0 → 1."""
-    if progress < warmup:
-        return base * max(progress / warmup, 0.02)
-    t = min(1.0, (progress - warmup) / (1 - warmup))
-    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
@@ -180,7 +144,7 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> dict[str
         images = next(data)
         n_grad = int(round(options.gradient_share * len(images)))
         if n_grad:
-            images[:n_grad] = gradient_images(n_grad, options.size, gen)
+            images[:n_grad] = gradient_images(n_grad, options.size, options.size, gen)
         if options.crop and progress < 1.0 - options.full_share:
             images = random_crops(images, options.crop, gen)
         logits = encoder(map_image(images))
@@ -215,26 +179,12 @@ def train(options: TrainOptions, log: Callable[[str], None] = print) -> dict[str
     return stats
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def save_fp16(module: nn.Module, path: Path, metadata: dict[str, str]) -> None:
     """``module``'s state dict as fp16 safetensors at ``path``."""
     from safetensors.torch import save_file
 
     tensors = {key: value.detach().to(torch.float16).contiguous() for key, value in module.state_dict().items()}
-    _atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+    atomic_write_with(path, lambda p: save_file(tensors, str(p), metadata=metadata))
 
 
 def write(encoder: nn.Module, decoder: nn.Module, options: TrainOptions, stats: dict[str, float],
@@ -251,7 +201,7 @@ def write(encoder: nn.Module, decoder: nn.Module, options: TrainOptions, stats: 
                      for key, value in asdict(options).items() if key not in ("out_dir", "config", "log_every")},
         "stats": stats,
     }
-    _atomic_write(json_path, lambda p: p.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
+    atomic_write_with(json_path, lambda p: p.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8"))
     size = (enc_path.stat().st_size + dec_path.stat().st_size) / 1e6
     log(f"wrote {enc_path.name} + {dec_path.name} ({size:.2f} MB) and {json_path.name} in {enc_path.parent}")
 

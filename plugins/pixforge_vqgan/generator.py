@@ -18,11 +18,11 @@ from torch import nn
 
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
+from pixforge.noise import gradient_images, pixel_noise
 from pixforge.settings import StrictModel
 
 from .loading import ModelFiles, factor_for, load_model, resolve
 from .model import VQAutoencoder
-from .noise import gradient_images, pixel_noise
 from .quantize import clamp_with_grad, gumbel_quantize, straight_through_quantize
 
 #: logit of the chosen code over the others when a Gumbel latent starts from random codes

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 import yaml
 from safetensors.torch import save_file
+
+from pixforge.outputs import atomic_write_with
 
 from .model import VQAutoencoder
 from .spec import spec_to_config
@@ -19,26 +19,12 @@ CONFIG_HEADER = (
 )
 
 
-def _atomic_write(path: Path, write: callable) -> None:  # type: ignore[valid-type]
-    """Write through a temporary file in the same folder, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def save_model(model: VQAutoencoder, out_dir: Path, name: str, metadata: dict[str, str]) -> tuple[Path, Path]:
     """``out_dir/weights/NAME.safetensors`` (fp16) and ``out_dir/configs/NAME.yaml`` → their paths."""
     weights = out_dir / "weights" / f"{name}.safetensors"
     config = out_dir / "configs" / f"{name}.yaml"
     tensors = {key: value.detach().to(torch.float16).contiguous() for key, value in model.state_dict().items()}
-    _atomic_write(weights, lambda path: save_file(tensors, str(path), metadata=metadata))
+    atomic_write_with(weights, lambda path: save_file(tensors, str(path), metadata=metadata))
     text = CONFIG_HEADER + yaml.safe_dump(spec_to_config(model.spec), sort_keys=False, default_flow_style=None)
-    _atomic_write(config, lambda path: path.write_text(text, encoding="utf-8"))
+    atomic_write_with(config, lambda path: path.write_text(text, encoding="utf-8"))
     return weights, config

@@ -13,18 +13,19 @@ for the same reason). ``bench/vqgan_reconstruction.py`` measures the result on h
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from pixforge.noise import gradient_images
+from pixforge_zoo.training import learning_rate, psnr, random_crops, world_batches
+
 from .model import VQAutoencoder
-from .noise import gradient_images
 from .quantize import nearest_codes
 from .spec import VQSpec
 from .saving import save_model
@@ -80,27 +81,6 @@ class TrainOptions:
     size: int = 64
 
 
-def world_batches(batch: int, seed: int, size: int) -> Iterator[torch.Tensor]:
-    """An endless seeded stream of jittered world images ``[batch, 3, size, size]``."""
-    from pixforge_zoo.world import batches
-
-    for images, _ in batches(10**12, seed, size, batch):
-        yield images
-
-
-def random_crops(images: torch.Tensor, side: int, gen: torch.Generator) -> torch.Tensor:
-    """One random ``side``×``side`` window of each image."""
-    limit = images.shape[-1] - side + 1
-    offsets = torch.randint(limit, (len(images), 2), generator=gen).tolist()
-    return torch.stack([image[:, y : y + side, x : x + side] for image, (y, x) in zip(images, offsets, strict=True)])
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio of 0..1 images, in dB."""
-    mse = F.mse_loss(a.clamp(0, 1), b.clamp(0, 1)).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
 class CodeRestarter:
     """Counts code use and moves codes unused for a while onto random encoder outputs."""
 
@@ -135,14 +115,6 @@ def restart(indices: torch.Tensor, z: torch.Tensor, codebook: torch.Tensor, opti
     for key in ("exp_avg", "exp_avg_sq"):
         if key in state:
             state[key][indices] = 0
-
-
-def learning_rate(base: float, progress: float, warmup: float = 0.02) -> float:
-    """Linear warm-up, then a cosine down to 5% of ``base`` as ``progress`` goes 0 → 1."""
-    if progress < warmup:
-        return base * max(progress / warmup, 0.02)
-    t = min(1.0, (progress - warmup) / (1 - warmup))
-    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def train(options: TrainOptions, log: Callable[[str], None] = print) -> dict[str, float]:

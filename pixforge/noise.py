@@ -1,4 +1,5 @@
-"""Starting pictures for a generator that encodes them: smooth random gradients and pixel noise."""
+"""Starting pictures for generators that encode them (and for training their models): smooth random
+gradients and pixel noise."""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .executor_options import RayOption, WorkersOption
+
 
 def _fail(message: str) -> None:
     typer.echo(f"pixforge: error: {message}", err=True)
@@ -22,13 +24,8 @@ def sweep(
         Optional[Path],
         typer.Option("--out", "-o", help="Sweep folder (default: the file's out:, else pixforge-out/sweep-NAME)."),
     ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", "-w", help="Render in N worker processes (one GPU each where several exist).")
-    ] = 1,
-    ray: Annotated[
-        Optional[str],
-        typer.Option("--ray", metavar="ADDRESS", help="Run on Ray: 'local' starts one here, else auto, host:port…"),
-    ] = None,
+    workers: WorkersOption = 1,
+    ray: RayOption = None,
     gather: Annotated[
         bool, typer.Option("--gather", help="With --ray: copy run folders back instead of using a shared path.")
     ] = False,

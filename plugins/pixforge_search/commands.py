@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from pixforge.executor_options import RayOption, WorkersOption
 from pixforge.errors import PixforgeError
 from pixforge.hookspecs import hookimpl
 
@@ -127,19 +128,13 @@ def index_command(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over: re-embed every image.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (each batch is saved at once).")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:N] or mps.")] = "auto",
-    workers: Annotated[
-        int, typer.Option("--workers", "-w", help="Embed in N worker processes (one GPU each where several exist).")
-    ] = 1,
-    ray: Annotated[
-        Optional[str],
-        typer.Option("--ray", metavar="ADDRESS", help="Embed on Ray: 'local' starts one here, else auto, host:port…"),
-    ] = None,
+    workers: WorkersOption = 1,
+    ray: RayOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Embed every image under FOLDER into a search index; re-running only embeds what changed.
 
-    With --workers or --ray the batches are embedded by the same workers sweeps render on (on Ray the
-    images must be on a path every node can read); the index is written here, batch by batch.
+    With --workers or --ray, batches are embedded on the workers sweeps render on (on Ray, every node must read the images).
     """
     from pixforge.executors import make_executor
 

@@ -65,9 +65,14 @@ def render(
     no_download: Annotated[
         bool, typer.Option("--no-download", help="Never download weights (as PIXFORGE_OFFLINE=1); a missing one is an error.")
     ] = False,
+    compile_: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the generator and perceptors (GPU; slow first steps).")
+    ] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage of the step took.")] = False,
 ) -> None:
     """Render PROMPT to an image."""
     from .engine import RenderDiverged, RenderInterrupted
+    from .profiling import StageProfiler, format_profile
     from .progress import ProgressBar
 
     values: dict[str, object] = {}
@@ -76,20 +81,23 @@ def render(
             values[key] = value
     if video:
         values["video.enabled"] = True
+    if compile_:
+        values["compile"] = True
     if prompt is None and from_image is None and resume is None:
         fail("render needs a PROMPT (or --from IMAGE.png to replay a render, or --resume RUN_DIR)")
     progress = ProgressBar(enabled=False if quiet else None)
+    stages = StageProfiler(enabled=profile)
     try:
         pipeline = _pipeline(allow_download=False if no_download else None)
         if resume is not None:
-            result = pipeline.resume(resume, observers=[progress])
+            result = pipeline.resume(resume, observers=[progress, stages])
         else:
             result = pipeline.render(
                 prompt,
                 preset,
                 overrides=set_ or [],
                 out=out,
-                observers=[progress],
+                observers=[progress, stages],
                 from_image=from_image,
                 candidates=candidates,
                 **values,
@@ -106,6 +114,8 @@ def render(
         sample = f" sample {row['sample']}" if row.get("sample") is not None else ""
         typer.echo(f"#{rank} seed {row['seed']}{sample} score {row['score']:.4f}  {row['run_dir']}")
     typer.echo(f"{result.final_path}  (seed {result.seed}, {result.steps_done} steps, loss {last:.4f})")
+    if profile:
+        typer.echo(format_profile(stages.summary()))
 
 
 @presets_app.command("list")

@@ -59,6 +59,9 @@ class RenderConfig(StrictModel):
     save_every: int = Field(0, ge=0)
     #: write checkpoint.pt every N steps so ``render --resume`` can continue a killed render (0: never)
     checkpoint_every: int = Field(10, ge=0)
+    #: torch.compile the generator and the perceptors' image encoders (worth it on a GPU; the first steps
+    #: then take a minute or more to compile, and on a CPU it gains nothing)
+    compile: bool = False
     init_image: str | None = None
     generator: ComponentSpec
     perceptors: list[WeightedSpec] = Field(default_factory=list)

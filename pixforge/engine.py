@@ -5,6 +5,7 @@ generator → cutouts → augmentations → perceptors → weighted losses → o
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from .cutouts import CutoutSettings, make_cutouts
 from .errors import RenderAborted
 from .optim import OptimizerSettings, make_optimizer
 from .outputs import save_png, tensor_to_pil
+from .profiling import StageProfiler
 from .prompts import PromptSet
 from .resume import Checkpoint, capture_rng, restore_params, restore_rng, write_status
 
@@ -97,6 +99,7 @@ class Engine:
         on_step_hook: Any = None,
         checkpoint_every: int = 0,
         resume: Checkpoint | None = None,
+        compile: bool = False,
     ) -> None:
         self.c = components
         self.checkpoint_every = checkpoint_every
@@ -108,16 +111,31 @@ class Engine:
         self.by_size: dict[int, list[PerceptorSlot]] = defaultdict(list)
         for slot in components.perceptors:
             self.by_size[slot.perceptor.input_size].append(slot)
+        # torch.compile wraps the calls, never the components: their parameters, state and methods stay as they are
+        self.generate = torch.compile(components.generator) if compile else components.generator
+        self.encoders = {
+            slot.key: torch.compile(slot.perceptor.encode_image) if compile else slot.perceptor.encode_image
+            for slot in components.perceptors
+        }
+        #: times each stage of the step when a StageProfiler is among the observers (``render --profile``)
+        self.profiler = next((o for o in components.observers if isinstance(o, StageProfiler)), None) or StageProfiler(
+            enabled=False
+        )
 
     # -- the perception half of a step ----------------------------------------------------------
 
     def perceive(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Cutouts at each perceptor input size (shared by perceptors of the same size), augmented, embedded."""
         embeddings = {}
+        stage = self.profiler.stage
         for size, slots in self.by_size.items():
-            batch = self.c.augment(make_cutouts(image, size, self.c.cutouts))
-            for slot in slots:
-                embeddings[slot.key] = slot.perceptor.encode_image(batch)
+            with stage("cutouts"):
+                cutouts = make_cutouts(image, size, self.c.cutouts)
+            with stage("augment"):
+                batch = self.c.augment(cutouts)
+            with stage("perceptor"):
+                for slot in slots:
+                    embeddings[slot.key] = self.encoders[slot.key](batch)
         return embeddings
 
     def embed_image(self, slot: PerceptorSlot, image: torch.Tensor) -> torch.Tensor:
@@ -169,41 +187,56 @@ class Engine:
         status: Status = "completed"
         message = ""
         step = start
+        stage = self.profiler.stage
         try:
             for step in range(start, self.total_steps):
-                image = c.generator()
-                current = image.detach()
+                with stage("generator"):
+                    image = self.generate()
+                    current = image.detach()
                 state = StepState(step, self.total_steps, image, self.perceive(image), c.generator)
-                terms = {n.name: n.weight * n.loss(state) for n in c.losses}
-                total = sum(terms.values(), torch.zeros((), device=image.device))
-                if not (torch.isfinite(total) and torch.isfinite(current).all()):
-                    bad = [name for name, term in terms.items() if not torch.isfinite(term)]
+                with stage("losses"):
+                    terms = {n.name: n.weight * n.loss(state) for n in c.losses}
+                    total = sum(terms.values(), torch.zeros((), device=image.device))
+                with stage("backward"):
+                    optimizer.zero_grad(set_to_none=True)
+                    if total.requires_grad:  # a total without a graph fails below, once it is known to be finite
+                        total.backward()
+                # the step's one wait for the device: every loss and whether the image is finite, in one copy
+                # (after backward is queued, so a GPU keeps busy); nothing has changed the parameters yet
+                with stage("losses"):
+                    values = torch.stack([total.detach(), *(t.detach().float().reshape(()) for t in terms.values()),
+                                          torch.isfinite(current).all().float()]).tolist()
+                loss, finite = values[0], values[-1] == 1.0
+                if not (finite and math.isfinite(loss)):
+                    bad = [name for name, value in zip(terms, values[1:-1]) if not math.isfinite(value)]
                     status = "diverged"
                     message = (
-                        f"loss became {total.item()} at step {step + 1}"
+                        f"loss became {loss} at step {step + 1}"
                         + (f" (from {', '.join(bad)})" if bad else "")
                         + "; kept the last good image. Try a lower optimizer.lr or loss weights"
                     )
                     break
+                if not total.requires_grad:
+                    total.backward()  # raises: no loss reaches the generator's parameters
                 last_good = current
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                optimizer.step()
-                scheduler.step()
-                with torch.no_grad():
-                    c.generator.after_step()
-                state.losses = {name: float(term.detach()) for name, term in terms.items()}
-                state.loss = float(total.detach())
+                with stage("optimiser"):
+                    optimizer.step()
+                    scheduler.step()
+                    with torch.no_grad():
+                        c.generator.after_step()
+                state.losses = dict(zip(terms, values[1:-1]))
+                state.loss = loss
                 history.append({"step": step + 1, "loss": state.loss, **state.losses})
-                for observer in c.observers:
-                    observer.on_step(state)
-                if self.on_step_hook is not None:
-                    self.on_step_hook(state=state)
-                done = step + 1
-                if self.checkpoint_every and done % self.checkpoint_every == 0 and done < self.total_steps:
-                    rng_cpu, rng_cuda = capture_rng(self.device)
-                    Checkpoint(done, params, optimizer.state_dict(), scheduler.state_dict(), rng_cpu, rng_cuda,
-                               history).save(self.run_dir)
+                with stage("observers"):
+                    for observer in c.observers:
+                        observer.on_step(state)
+                    if self.on_step_hook is not None:
+                        self.on_step_hook(state=state)
+                    done = step + 1
+                    if self.checkpoint_every and done % self.checkpoint_every == 0 and done < self.total_steps:
+                        rng_cpu, rng_cuda = capture_rng(self.device)
+                        Checkpoint(done, params, optimizer.state_dict(), scheduler.state_dict(), rng_cpu, rng_cuda,
+                                   history).save(self.run_dir)
             else:
                 step = self.total_steps
         except KeyboardInterrupt:

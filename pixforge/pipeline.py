@@ -136,6 +136,7 @@ class Pipeline:
                 png_text=render_metadata(settings_yaml, seed, config.prompt),
                 on_step_hook=self.registry.manager.hook.on_step,
                 checkpoint_every=config.checkpoint_every,
+                compile=config.compile,
                 resume=resume,
             )
             info = RunInfo(run_dir, config.prompt, config.model_dump(mode="json"), config.steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +17,13 @@ from pixforge.weights.cache import offline
 from pixforge.weights.openclip import ensure as ensure_open_clip
 
 from .loading import LoadedClip, load_clip, load_named
+from .speed import sequence_first_attention
 
 #: the dtype images are fed in at each precision (open_clip casts only some layers, so the
 #: parameters' dtypes are mixed and cannot tell it)
 INPUT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: mixed precision: float32 weights, matrix products in this dtype under torch.autocast
+AUTOCAST_DTYPES = {"amp_bf16": torch.bfloat16, "amp_fp16": torch.float16}
 
 
 class ClipSettings(StrictModel):
@@ -33,8 +37,15 @@ class ClipSettings(StrictModel):
     pretrained: str | None = None
     #: a local open_clip model-config json; with it, ``pretrained`` must be a weights file
     config: str | None = None
-    #: weights dtype; embeddings are always returned as float32
-    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    #: fp32/fp16/bf16: the weights' dtype; amp_bf16/amp_fp16: float32 weights with the image tower run
+    #: under torch.autocast (mixed precision: fast on GPUs; on a CPU without AMX bf16 is slower than fp32).
+    #: Embeddings are always returned as float32
+    precision: Literal["fp32", "fp16", "bf16", "amp_bf16", "amp_fp16"] = "fp32"
+
+
+def weights_precision(precision: str) -> str:
+    """The dtype the weights are loaded in: float32 for the autocast precisions."""
+    return "fp32" if precision in AUTOCAST_DTYPES else precision
 
 
 def require_cached_tag(settings: ClipSettings, context: BuildContext) -> None:
@@ -57,7 +68,7 @@ def require_cached_tag(settings: ClipSettings, context: BuildContext) -> None:
 
 def cache_key(settings: ClipSettings, device: torch.device) -> tuple[Any, ...]:
     """What makes two loaded models interchangeable."""
-    return ("clip", settings.model, settings.pretrained, settings.config, settings.precision, device)
+    return ("clip", settings.model, settings.pretrained, settings.config, weights_precision(settings.precision), device)
 
 
 class ClipPerceptor(Perceptor):
@@ -81,9 +92,12 @@ class ClipPerceptor(Perceptor):
             require_cached_tag(settings, context)
         loaded: LoadedClip = context.cache.get(
             cache_key(settings, context.device),
-            lambda: load_named(named, settings.precision, context.device)
+            lambda: load_named(named, weights_precision(settings.precision), context.device)
             if named is not None
-            else load_clip(settings.model, settings.pretrained, settings.config, settings.precision, context.device),
+            else load_clip(
+                settings.model, settings.pretrained, settings.config, weights_precision(settings.precision),
+                context.device,
+            ),
         )
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -101,7 +115,7 @@ class ClipPerceptor(Perceptor):
     @property
     def dtype(self) -> torch.dtype:
         """The dtype the model takes its input in."""
-        return INPUT_DTYPES[self.settings.precision]  # type: ignore[attr-defined]
+        return INPUT_DTYPES[weights_precision(self.settings.precision)]  # type: ignore[attr-defined]
 
     def train(self, mode: bool = True) -> ClipPerceptor:
         """The shared model stays in eval mode whatever the perceptor's mode."""
@@ -114,7 +128,10 @@ class ClipPerceptor(Perceptor):
         if x.shape[-2:] != (self._size, self._size):
             x = F.interpolate(x, size=(self._size, self._size), mode="bilinear", align_corners=False, antialias=True)
         x = (x - self.mean) / self.std
-        features = self.model.encode_image(x.to(self.dtype))
+        amp = AUTOCAST_DTYPES.get(self.settings.precision)  # type: ignore[attr-defined]
+        mixed = torch.autocast(x.device.type, dtype=amp) if amp is not None else nullcontext()
+        with mixed, sequence_first_attention(self.model, torch.is_grad_enabled()):
+            features = self.model.encode_image(x.to(self.dtype))
         return F.normalize(features.float(), dim=-1)
 
     def encode_text(self, texts: list[str]) -> torch.Tensor:

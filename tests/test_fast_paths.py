@@ -1,0 +1,107 @@
+"""The faster code paths compute what the plain ones compute: decoding, the image tower, colour jitter, precision."""
+
+from __future__ import annotations
+
+import kornia.augmentation as K
+import pytest
+import torch
+from kornia.enhance import adjust_hue
+
+from pixforge.components import BuildContext
+from pixforge_clip.perceptor import ClipPerceptor, ClipSettings
+from pixforge_clip.speed import sequence_first_attention
+from pixforge_kornia.color_matrix import ColorMatrixJitter, hue_matrices
+from pixforge_vqgan import fast_decode
+from pixforge_vqgan.model import VQAutoencoder
+from pixforge_vqgan.spec import VQSpec
+
+#: a small decoder with every part taming's has: attention, channel changes, upsampling
+DD = {"double_z": False, "z_channels": 8, "resolution": 32, "in_channels": 3, "out_ch": 3, "ch": 32,
+      "ch_mult": [1, 2], "num_res_blocks": 1, "attn_resolutions": [16], "dropout": 0.0}
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_fast_decode_matches_taming_forward_and_backward(channels_last: bool) -> None:
+    torch.manual_seed(0)
+    vq = VQAutoencoder(VQSpec(kind="vq", ddconfig=dict(DD), n_embed=32, embed_dim=4)).eval().requires_grad_(False)
+    z = torch.randn(2, 4, 16, 16)
+    z_ref, z_fast = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    ref = vq.decoder(vq.post_quant_conv(z_ref))
+    fast = fast_decode.decode(vq.post_quant_conv, vq.decoder, z_fast, channels_last)
+    assert fast.is_contiguous() and fast.shape == ref.shape
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(ref)
+    (ref * weights).sum().backward()
+    (fast * weights).sum().backward()
+    torch.testing.assert_close(z_fast.grad, z_ref.grad, atol=1e-5, rtol=1e-4)
+
+
+def tiny_vit() -> ClipPerceptor:
+    context = BuildContext(width=32, height=32, device=torch.device("cpu"))
+    return ClipPerceptor(ClipSettings(model="pixforge-tiny-random"), context)
+
+
+def test_sequence_first_attention_gives_the_same_numbers_and_restores_the_layout() -> None:
+    perceptor = tiny_vit()
+    model = perceptor.model
+    assert model.visual.transformer.batch_first is True
+    size = perceptor.input_size
+    images = torch.rand(3, 3, size, size)
+    outputs = []
+    for enabled in (False, True):
+        x = images.clone().requires_grad_(True)
+        with sequence_first_attention(model, enabled):
+            if enabled:
+                assert model.visual.transformer.batch_first is False
+            embedding = model.encode_image(x)
+        embedding.square().sum().backward()
+        outputs.append((embedding.detach(), x.grad))
+    assert model.visual.transformer.batch_first is True
+    assert all(block.attn.batch_first for block in model.visual.transformer.resblocks)
+    torch.testing.assert_close(outputs[1][0], outputs[0][0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(outputs[1][1], outputs[0][1], atol=1e-6, rtol=1e-5)
+
+
+def test_autocast_precision_keeps_fp32_weights_and_returns_unit_fp32_embeddings() -> None:
+    context = BuildContext(width=32, height=32, device=torch.device("cpu"))
+    perceptor = ClipPerceptor(ClipSettings(model="pixforge-tiny-random", precision="amp_bf16"), context)
+    assert next(perceptor.model.parameters()).dtype == torch.float32
+    x = torch.rand(2, 3, perceptor.input_size, perceptor.input_size, requires_grad=True)
+    embedding = perceptor.encode_image(x)
+    assert embedding.dtype == torch.float32
+    torch.testing.assert_close(embedding.norm(dim=-1), torch.ones(2))
+    embedding.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    plain = tiny_vit().encode_image(x.detach())
+    assert (embedding.detach() - plain).abs().max() < 0.05  # bf16 products: close, not equal
+
+
+def test_matrix_jitter_without_hue_is_kornias_colour_jitter() -> None:
+    torch.manual_seed(0)
+    images = torch.rand(8, 3, 16, 16) * 0.6 + 0.2  # inside 0..1 after every step, so kornia never clamps between
+    kornia_jitter = K.ColorJitter(0.2, 0.2, 0.2, 0.0, p=1.0)
+    expected = kornia_jitter(images)
+    ours = ColorMatrixJitter(0.2, 0.2, 0.2, 0.0, p=1.0)(images, params=kornia_jitter._params)
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_hue_rotation_keeps_greys_and_turns_as_kornias_does() -> None:
+    grey = torch.full((3,), 0.4)
+    turn = hue_matrices(torch.tensor([0.1, -0.1, 0.25]))
+    for matrix in turn:
+        torch.testing.assert_close(matrix @ grey, grey)
+    red = torch.tensor([0.8, 0.2, 0.2])
+    kornia_turned = adjust_hue(red.view(1, 3, 1, 1), torch.tensor([0.1 * 2 * torch.pi])).flatten()
+    ours = turn[0] @ red
+    assert ours[1] > red[1] and kornia_turned[1] > red[1]  # red turns towards yellow in both
+    torch.testing.assert_close(ours.mean(), red.mean())
+
+
+def test_matrix_jitter_p_gates_each_cutout_and_is_cheap_to_differentiate() -> None:
+    torch.manual_seed(1)
+    images = torch.rand(64, 3, 8, 8, requires_grad=True)
+    out = ColorMatrixJitter(0.1, 0.1, 0.1, 0.1, p=0.5)(images)
+    changed = (out - images).flatten(1).abs().amax(1) > 1e-6
+    assert 10 < int(changed.sum()) < 54
+    out.sum().backward()
+    assert torch.isfinite(images.grad).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import kornia.augmentation as K
 import pytest
 import torch
@@ -9,7 +11,7 @@ from kornia.enhance import adjust_hue
 
 from pixforge.components import BuildContext
 from pixforge_clip.perceptor import ClipPerceptor, ClipSettings
-from pixforge_clip.speed import sequence_first_attention
+from pixforge_clip.speed import PatchEmbedding, prepare_for_guidance, sequence_first_attention
 from pixforge_kornia.color_matrix import ColorMatrixJitter, hue_matrices
 from pixforge_vqgan import fast_decode
 from pixforge_vqgan.model import VQAutoencoder
@@ -62,6 +64,44 @@ def test_sequence_first_attention_gives_the_same_numbers_and_restores_the_layout
     torch.testing.assert_close(outputs[1][1], outputs[0][1], atol=1e-6, rtol=1e-5)
 
 
+def embed_and_grad(model: torch.nn.Module, images: torch.Tensor, channels_last: bool = False):
+    x = images.clone().requires_grad_(True)
+    inputs = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    embedding = model.encode_image(inputs)
+    embedding.square().sum().backward()
+    return embedding.detach(), x.grad
+
+
+def test_folded_batch_norms_and_channels_last_resnet_compute_the_same() -> None:
+    from pixforge_zoo import load_shipped_tiny_clip
+
+    model, _, _, _, size = load_shipped_tiny_clip("cpu")
+    fast = prepare_for_guidance(copy.deepcopy(model))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.visual.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.visual.modules())
+    images = torch.rand(4, 3, size, size)
+    expected, expected_grad = embed_and_grad(model, images)
+    got, grad = embed_and_grad(fast, images, channels_last=True)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    scale = float(expected_grad.abs().max())
+    torch.testing.assert_close(grad, expected_grad, atol=1e-3 * scale, rtol=1e-3)
+
+
+def test_patch_embedding_matmul_is_the_patch_convolution() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 16, kernel_size=8, stride=8, bias=True)
+    patch = PatchEmbedding(conv)
+    assert patch.weight is conv.weight and patch.bias is conv.bias
+    for shape in ((2, 3, 32, 32), (1, 3, 36, 36)):  # 36: not a multiple, falls back to the convolution
+        images = torch.rand(*shape)
+        x1, x2 = images.clone().requires_grad_(True), images.clone().requires_grad_(True)
+        expected, got = conv(x1), patch(x2)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        expected.square().sum().backward()
+        got.square().sum().backward()
+        torch.testing.assert_close(x2.grad, x1.grad, atol=1e-5, rtol=1e-5)
+
+
 def test_autocast_precision_keeps_fp32_weights_and_returns_unit_fp32_embeddings() -> None:
     context = BuildContext(width=32, height=32, device=torch.device("cpu"))
     perceptor = ClipPerceptor(ClipSettings(model="pixforge-tiny-random", precision="amp_bf16"), context)
@@ -105,3 +145,16 @@ def test_matrix_jitter_p_gates_each_cutout_and_is_cheap_to_differentiate() -> No
     assert 10 < int(changed.sum()) < 54
     out.sum().backward()
     assert torch.isfinite(images.grad).all()
+
+
+def test_bf16_autocast_renders_are_reproducible_on_the_cpu(tmp_path) -> None:
+    from pixforge import Pipeline
+
+    overrides = ["cutouts.count=4", "perceptors.0.settings.precision=amp_bf16", "generator.settings.precision=amp_bf16"]
+    pipe = Pipeline()
+    first = pipe.render("a red circle", out=tmp_path / "a", seed=2, steps=3, size=32, overrides=overrides)
+    again = pipe.render("a red circle", out=tmp_path / "b", seed=2, steps=3, size=32, overrides=overrides)
+    plain = pipe.render("a red circle", out=tmp_path / "c", seed=2, steps=3, size=32, overrides=["cutouts.count=4"])
+    assert first.final_path.read_bytes() == again.final_path.read_bytes()
+    assert first.settings["generator"]["settings"]["precision"] == "amp_bf16"
+    assert first.final_path.read_bytes() != plain.final_path.read_bytes()

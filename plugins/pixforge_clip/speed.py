@@ -1,12 +1,24 @@
-"""Running an open_clip image tower faster when gradients flow back to its input.
+"""Running an open_clip image tower faster when gradients flow back to its input; the same function.
 
-open_clip keeps its transformer batch-first, so ``nn.MultiheadAttention`` transposes its input to
-sequence-first views and projects them with ``linear`` on non-contiguous tensors. With autograd on,
-torch then computes that projection as a batched matmul against a broadcast weight, about twice as slow
-as one matrix product. Run sequence-first (what open_clip's ``batch_first=False`` does: one contiguous
-transpose at the start) and it is one product again: ViT-B-32's forward + backward for 16 cutouts is
-about 10 % faster on a CPU, with the same numbers. Without autograd (searching, classifying) the
-batch-first layout keeps torch's fused inference path, so the switch applies only while gradients flow.
+Guidance runs the frozen image tower forward and backward (to the pixels) every step, which is most of
+a step's time. Four rewrites, each measured on one CPU thread, change only float rounding (about 1e-6):
+
+- **Batch norms folded into their convolutions** (ResNet towers): a frozen network in eval mode applies
+  each BatchNorm as a fixed per-channel scale and shift, which the convolution before it can absorb.
+- **Channels-last input** (ResNet towers): oneDNN's faster convolution kernels. With the folding, the
+  shipped tiny CLIP's forward + backward for 32 cutouts goes from 55 to 32 ms.
+- **Patch embedding as one matrix product** (ViTs): a stride-32 32×32 convolution is a reshape and a
+  matmul; torch's backward of that convolution is ~5× slower than the matmul's (ViT-B-32, 32 cutouts:
+  0.53 s → 0.11 s).
+- **Sequence-first attention while gradients flow** (ViTs): open_clip keeps its transformer batch-first,
+  so ``nn.MultiheadAttention`` projects non-contiguous sequence-first views, which autograd computes as a
+  batched matmul against a broadcast weight, about twice as slow as one product. Running sequence-first
+  (open_clip's own ``batch_first=False`` path) makes ViT-B-32's forward + backward ~10 % faster. Without
+  autograd (search, classify) batch-first keeps torch's fused inference path, so this switch is scoped.
+
+The first three are applied once when a model is loaded (:func:`prepare_for_guidance`), to the model the
+Pipeline caches (searching and classifying run faster too). The patch matmul keeps its parameters' names;
+folding turns each BatchNorm's entries into its convolution's bias.
 """
 
 from __future__ import annotations
@@ -14,7 +26,89 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
+import torch.nn.functional as F
 from torch import nn
+
+
+def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
+    """Make ``conv`` compute ``norm(conv(x))`` (eval mode), in place."""
+    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    conv.weight = nn.Parameter(conv.weight.detach() * scale.view(-1, 1, 1, 1), requires_grad=False)
+    conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias.detach(), requires_grad=False)
+
+
+def fold_batch_norms(visual: nn.Module) -> int:
+    """Fold open_clip ModifiedResNet's ``bnN`` into ``convN`` (and each downsample's "1" into "0"); how many."""
+    folded = 0
+    for module in visual.modules():
+        for i in (1, 2, 3):
+            conv, norm = getattr(module, f"conv{i}", None), getattr(module, f"bn{i}", None)
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) and norm.track_running_stats:
+                _fold(conv, norm)
+                setattr(module, f"bn{i}", nn.Identity())
+                folded += 1
+        down = getattr(module, "downsample", None)
+        if isinstance(down, nn.Sequential):
+            conv, norm = down._modules.get("0"), down._modules.get("1")
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) and norm.track_running_stats:
+                _fold(conv, norm)
+                down._modules["1"] = nn.Identity()
+                folded += 1
+    return folded
+
+
+class PatchEmbedding(nn.Module):
+    """A non-overlapping patch convolution (kernel = stride, no padding) as a reshape and one matmul.
+
+    Keeps the convolution's ``weight`` (and ``bias``) parameters under the same names.
+    """
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.weight = conv.weight
+        self.bias = conv.bias
+        self.patch = int(conv.kernel_size[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        p = self.patch
+        if height % p or width % p:
+            return F.conv2d(x, self.weight, self.bias, stride=p)
+        rows, cols = height // p, width // p
+        patches = x.reshape(batch, channels, rows, p, cols, p).permute(0, 2, 4, 1, 3, 5)
+        patches = patches.reshape(batch, rows * cols, channels * p * p)
+        out = F.linear(patches, self.weight.reshape(self.weight.shape[0], -1), self.bias)
+        return out.reshape(batch, rows, cols, -1).permute(0, 3, 1, 2)
+
+
+def _is_patch_conv(conv: object) -> bool:
+    return (
+        isinstance(conv, nn.Conv2d)
+        and conv.kernel_size == conv.stride
+        and conv.kernel_size[0] == conv.kernel_size[1]
+        and conv.padding in ((0, 0), "valid")
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+    )
+
+
+def is_conv_tower(model: nn.Module) -> bool:
+    """Whether the image tower is a convolutional network (takes channels-last input best)."""
+    return type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+
+
+def prepare_for_guidance(model: nn.Module) -> nn.Module:
+    """Fold batch norms (ResNet towers) and turn the patch convolution into a matmul (ViTs); in place."""
+    visual = getattr(model, "visual", None)
+    if visual is None:
+        return model
+    if is_conv_tower(model):
+        fold_batch_norms(visual)
+    if _is_patch_conv(getattr(visual, "conv1", None)) and hasattr(visual, "transformer"):
+        visual.conv1 = PatchEmbedding(visual.conv1)
+    return model
 
 
 def _attention_stacks(model: nn.Module) -> list[nn.Module]:

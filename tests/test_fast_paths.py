@@ -158,3 +158,12 @@ def test_bf16_autocast_renders_are_reproducible_on_the_cpu(tmp_path) -> None:
     assert first.final_path.read_bytes() == again.final_path.read_bytes()
     assert first.settings["generator"]["settings"]["precision"] == "amp_bf16"
     assert first.final_path.read_bytes() != plain.final_path.read_bytes()
+
+
+def test_channels_last_decoding_is_chosen_by_decoder_width() -> None:
+    from pixforge_vqgan.generator import VQGANGenerator, VQGANSettings
+
+    context = BuildContext(width=32, height=32, device=torch.device("cpu"))
+    assert VQGANGenerator(VQGANSettings(), context).channels_last is False  # the tiny model: 32 channels
+    forced = VQGANGenerator(VQGANSettings(channels_last=True), context)
+    assert forced.channels_last is True and forced().shape == (1, 3, 32, 32)

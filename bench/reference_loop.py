@@ -134,7 +134,7 @@ class ReferenceLoop:
         self.vq = vq.eval().requires_grad_(False).to(device)
         self.clip = clip.eval().requires_grad_(False).to(device)
         #: the dtype the CLIP takes (OpenAI's clip.load gives generate.py a float16 model on a GPU)
-        self.clip_dtype = next(p.dtype for p in self.clip.visual.parameters() if p.dim() > 1)
+        self.clip_dtype = next(m.weight.dtype for m in self.clip.visual.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
         self.make_cutouts = MakeCutouts(cut_size, cutn).to(device)
         self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)

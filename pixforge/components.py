@@ -84,8 +84,11 @@ class Generator(nn.Module, ABC):
         self.height = context.height
 
     @classmethod
-    def size_multiple_for(cls, settings: StrictModel) -> int:
-        """The canvas multiple for these settings (a model's downsampling factor); ``size_multiple`` by default."""
+    def size_multiple_for(cls, settings: StrictModel, weights: Mapping[str, WeightEntry] | None = None) -> int:
+        """The canvas multiple for these settings (a model's downsampling factor); ``size_multiple`` by default.
+
+        ``weights`` is the weight registry, where a named model's factor may be recorded.
+        """
         return cls.size_multiple
 
     @abstractmethod

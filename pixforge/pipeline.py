@@ -176,7 +176,7 @@ class Pipeline:
         """The build context, with the canvas rounded to what the generator can make."""
         generator_cls = self.registry.get("generator", config.generator.name)
         settings = component_settings(self.registry, "generator", config.generator)
-        multiple = max(1, int(generator_cls.size_multiple_for(settings)))
+        multiple = max(1, int(generator_cls.size_multiple_for(settings, self.registry.weights)))
         width, height = (round_to_multiple(side, multiple) for side in config.size)
         return BuildContext(
             width=width,

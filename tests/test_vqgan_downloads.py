@@ -165,3 +165,13 @@ def test_a_full_unpickle_needs_the_registry_sha256_or_trust(server, cache) -> No
     assert refused.read_bytes() == server.files["/odd.ckpt"]  # fetched, but never unpickled
     trusted = build_component(VQGANGenerator, {"model": "odd-unvouched", "trust_checkpoint": True}, unvouched)
     assert trusted().shape == (1, 3, 32, 32)
+
+
+def test_the_canvas_rounds_to_the_factor_another_plugin_records(registered, cache) -> None:
+    """Rounding needs no download: the served model's entry says f2, so 38 px stays 38 instead of becoming 40."""
+    pipe = pipeline.Pipeline()
+    config = pipe.resolve("x", "default", size=(38, 22), generator={"name": "vqgan", "settings": {"model": NAME}})
+    context = pipe.context(config, torch.device("cpu"))
+    assert (context.width, context.height) == (38, 22)
+    assert not cache.exists()  # nothing was fetched to find the factor
+    assert VQGANGenerator.size_multiple_for(VQGANGenerator.Settings(model=NAME)) == 8  # without the registry

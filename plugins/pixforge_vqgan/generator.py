@@ -9,6 +9,7 @@ The decoder is frozen and shared through the model cache; only ``z`` trains.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.noise import gradient_images, pixel_noise
 from pixforge.settings import StrictModel
+from pixforge.weights import WeightEntry
 
 from . import fast_decode
 from .loading import ModelFiles, factor_for, load_model, resolve
@@ -91,13 +93,12 @@ class VQGANGenerator(Generator):
     size_multiple = 8
 
     @classmethod
-    def size_multiple_for(cls, settings: VQGANSettings) -> int:
-        """The chosen model's downsampling factor, found without loading (or downloading) its weights.
-
-        A model another plugin registered is not known here: the default, and the generator rounds the
-        canvas to the model's own factor when it is built.
-        """
-        return factor_for(settings.model, settings.config) or cls.size_multiple
+    def size_multiple_for(cls, settings: VQGANSettings, weights: Mapping[str, WeightEntry] | None = None) -> int:
+        """The chosen model's downsampling factor, found without loading (or downloading) its weights: from
+        an explicit config, or the registry entry's recorded ``factor`` (any plugin's; this plugin's own
+        entries when no registry is given). Unknown: the default, and the generator rounds the canvas to
+        the model's own factor when it is built."""
+        return factor_for(settings.model, settings.config, weights) or cls.size_multiple
 
     def __init__(self, settings: VQGANSettings, context: BuildContext) -> None:
         super().__init__(settings, context)

@@ -86,15 +86,17 @@ def spec_for(files: ModelFiles) -> VQSpec:
     return parse_spec(read_config(files.config), source=f"config {files.config}")
 
 
-def factor_for(model: str | None, config: str | None) -> int | None:
-    """The downsampling factor of a model, cheaply: by reading an explicit config, or from this plugin's
-    catalog; None for a name the catalog does not know (another plugin's entry, or a typo that building
-    the generator reports)."""
+def factor_for(
+    model: str | None, config: str | None, weights: Mapping[str, WeightEntry] | None = None
+) -> int | None:
+    """The downsampling factor of a model, cheaply: by reading an explicit config, or from the registry
+    entry's ``extra["factor"]`` (``weights``; None: this plugin's own entries); None for a name no entry
+    knows or that records no factor (a typo is reported when the generator is built)."""
     if config:
         return parse_spec(read_config(Path(config).expanduser()), source=f"config {config}").factor
     name = model or DEFAULT_MODEL
-    own = entries_by_name()
-    entry = own.get(name) or next((e for e in own.values() if name in e.aliases), None)
+    known = weights if weights else entries_by_name()
+    entry = next((e for e in known.values() if e.kind == KIND and name in (e.name, *e.aliases)), None)
     factor = entry.extra.get("factor") if entry is not None else None
     return int(factor) if factor else None
 

@@ -46,9 +46,10 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-re
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    line = "{:<24} {:<8} {:>9}  {:<8} {}".format
+    typer.echo(line("name", "kind", "size", "local", "from"))
     for row in rows:
-        present = "present" if row["present"] else "-"
-        typer.echo(f"{row['name']:<24} {row['kind']:<8} {_human(row['size']):>9}  {present:<8} {row['source']}")
+        typer.echo(line(row["name"], row["kind"], _human(row["size"]), "present" if row["present"] else "-", row["source"]))
 
 
 @models_app.command("fetch")

@@ -71,7 +71,9 @@ def test_list_shows_the_shipped_tiny_models_and_the_published_vqgans(cache):
 
 
 def test_list_fetch_verify_and_path_of_a_downloadable_model(served, cache):
-    assert "toy" in cli("models", "list").stdout
+    listed = cli("models", "list").stdout.splitlines()
+    assert listed[0].split() == ["name", "kind", "size", "local", "from"]
+    assert any(line.split()[:2] == ["toy", "dvae"] for line in listed[1:])
     expected = cache / "dvae" / "toy" / "w.bin"
     assert cli("models", "path", "toy").stdout.strip() == str(expected)
     done = cli("models", "fetch", "toy")

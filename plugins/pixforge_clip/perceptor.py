@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ import torch.nn.functional as F
 
 from pixforge.components import BuildContext, Perceptor
 from pixforge.errors import ConfigError
+from pixforge.precision import AUTOCAST_DTYPES, autocast_for
 from pixforge.settings import StrictModel
 from pixforge.weights import WeightEntry
 from pixforge.weights.cache import offline
@@ -22,8 +22,6 @@ from .speed import is_conv_tower, prepare_for_guidance, sequence_first_attention
 #: the dtype images are fed in at each precision (open_clip casts only some layers, so the
 #: parameters' dtypes are mixed and cannot tell it)
 INPUT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-#: mixed precision: float32 weights, matrix products in this dtype under torch.autocast
-AUTOCAST_DTYPES = {"amp_bf16": torch.bfloat16, "amp_fp16": torch.float16}
 
 
 class ClipSettings(StrictModel):
@@ -139,8 +137,7 @@ class ClipPerceptor(Perceptor):
         x = (x - self.mean) / self.std
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        amp = AUTOCAST_DTYPES.get(self.settings.precision)  # type: ignore[attr-defined]
-        mixed = torch.autocast(x.device.type, dtype=amp) if amp is not None else nullcontext()
+        mixed = autocast_for(self.settings.precision, x.device)  # type: ignore[attr-defined]
         with mixed, sequence_first_attention(self.model, torch.is_grad_enabled()):
             features = self.model.encode_image(x.to(self.dtype))
         return F.normalize(features.float(), dim=-1)

@@ -10,7 +10,6 @@ The decoder is frozen and shared through the model cache; only ``z`` trains.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import nullcontext
 from typing import Any, Literal
 
 import torch
@@ -21,18 +20,16 @@ from torch import nn
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.noise import gradient_images, pixel_noise
+from pixforge.precision import autocast_for
 from pixforge.settings import StrictModel
 from pixforge.weights import WeightEntry
 
-from . import fast_decode
 from .loading import ModelFiles, factor_for, load_model, resolve
 from .model import VQAutoencoder
 from .quantize import clamp_with_grad, gumbel_quantize, straight_through_quantize
 
 #: decoders at least this wide (base channels) decode channels-last unless the settings say otherwise
 CHANNELS_LAST_WIDTH = 64
-#: the autocast dtype of each mixed precision
-AUTOCAST_DTYPES = {"amp_bf16": torch.bfloat16, "amp_fp16": torch.float16}
 #: logit of the chosen code over the others when a Gumbel latent starts from random codes
 RANDOM_CODE_LOGIT = 2.0
 
@@ -187,13 +184,9 @@ class VQGANGenerator(Generator):
         return z_q
 
     def forward(self) -> torch.Tensor:
-        s = self.settings
         z_q = self.quantized()
-        amp = AUTOCAST_DTYPES.get(s.precision)  # type: ignore[attr-defined]
-        with torch.autocast(z_q.device.type, dtype=amp) if amp is not None else nullcontext():
-            # taming's decoder with a fused activation (see fast_decode): the same image, faster and lighter
-            decoded = fast_decode.decode(self.vq.post_quant_conv, self.vq.decoder, z_q, self.channels_last)
-        image = (decoded.float() + 1.0) / 2.0
+        with autocast_for(self.settings.precision, z_q.device):  # type: ignore[attr-defined]
+            image = self.vq.decode(z_q, self.channels_last)
         image = image[..., self.pad : self.pad + self.height, self.pad : self.pad + self.width]
         return clamp_with_grad(image, 0.0, 1.0)
 

@@ -94,10 +94,11 @@ def factor_for(
     knows or that records no factor (a typo is reported when the generator is built)."""
     if config:
         return parse_spec(read_config(Path(config).expanduser()), source=f"config {config}").factor
-    name = model or DEFAULT_MODEL
-    known = weights if weights else entries_by_name()
-    entry = next((e for e in known.values() if e.kind == KIND and name in (e.name, *e.aliases)), None)
-    factor = entry.extra.get("factor") if entry is not None else None
+    try:
+        entry = lookup(weights or entries_by_name(), model or DEFAULT_MODEL, kind=KIND)
+    except ConfigError:
+        return None
+    factor = entry.extra.get("factor")
     return int(factor) if factor else None
 
 

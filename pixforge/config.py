@@ -11,10 +11,12 @@ import yaml
 from pydantic import Field, field_validator
 
 from .cutouts import CutoutSettings
-from .errors import ConfigError, suggest
+from .errors import ConfigError, PixforgeError, suggest
+from .files import is_regular
 from .optim import OptimizerSettings
 from .plugins import Registry
 from .settings import StrictModel, validate
+from .trust import grant_trust, without_trust
 
 PRESET_SUFFIXES = (".yaml", ".yml")
 
@@ -143,13 +145,20 @@ def find_preset(name_or_path: str | Path, registry: Registry) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; syntax errors name the file and line."""
+    """Read a YAML mapping (regular files only); syntax errors name the file and line.
+
+    What a file says never grants trust to unpickle a checkpoint (``pixforge.trust``).
+    """
+    if path.exists() and not is_regular(path):
+        raise ConfigError(f"{path}: cannot read (not a regular file: a folder, FIFO, socket or device)")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read (not UTF-8 text)") from None
     try:
-        data = yaml.safe_load(text)
+        data = without_trust(yaml.safe_load(text), str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path} line {mark.line + 1}" if mark is not None else str(path)
@@ -278,9 +287,13 @@ def resolve_config(
     preset: str | Path | dict[str, Any] = "default",
     overrides: list[str] | None = None,
     values: dict[str, Any] | None = None,
+    trust_checkpoint: bool = False,
 ) -> RenderConfig:
     """Preset + ``values`` (Python keyword overrides, dotted keys allowed) + ``--set`` overrides → a
-    RenderConfig whose component settings are validated and filled with their defaults."""
+    RenderConfig whose component settings are validated and filled with their defaults.
+
+    ``trust_checkpoint`` (the user's ``--trust-checkpoint``) sets it on every component that has it.
+    """
     if isinstance(preset, dict):
         data, where = copy.deepcopy(preset), "settings"
         data.pop("description", None)
@@ -296,8 +309,17 @@ def resolve_config(
         apply_override(data, path, value, f"--set '{text}'")
     if "generator" not in data:
         raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")
+    if trust_checkpoint:
+        grant_trust(data, lambda kind, name: _setting_names(registry, kind, name))
     config = validate(RenderConfig, data, where)
     return fill_component_settings(config, registry)
+
+
+def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:
+    try:
+        return list(registry.get(kind, name).Settings.model_fields)
+    except PixforgeError:
+        return []  # an unknown name is reported with its suggestion by the validation below
 
 
 def fill_component_settings(config: RenderConfig, registry: Registry) -> RenderConfig:

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any
@@ -15,11 +16,15 @@ import yaml
 from PIL import Image, PngImagePlugin
 
 from .errors import ConfigError
+from .files import is_regular, ordinary_mode, printable
+from .trust import without_trust
 
 SETTINGS_KEY = "pixforge:settings"
 SEED_KEY = "pixforge:seed"
 VERSION_KEY = "pixforge:version"
 PROMPT_KEY = "pixforge:prompt"
+#: the largest image pixforge decodes (PIL warns from 89 M and refuses from 179 M pixels)
+MAX_PIXELS = 64 * 1024 * 1024
 
 
 def new_run_dir(root: Path | str = "pixforge-out", stem: str = "") -> Path:
@@ -48,25 +53,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, ordinary_mode())  # mkstemp makes 0600; a finished file gets the mode open() would give
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise _naming(exc, path) from None
 
 
 def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
     """Let ``write`` fill a temporary file beside ``path``, then rename it into place (for writers that
-    take a path, like safetensors'). The file is readable by all, as an installed weights file must be."""
+    take a path, like safetensors'). The file gets the mode ``open()`` would give it (the umask's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, ordinary_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise _naming(exc, path) from None
+
+
+def _naming(exc: BaseException, path: Path) -> BaseException:
+    """An OSError of a write (a full disk says no file name) as one that names the file it was for."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror or str(exc), str(path))
+    return exc
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -89,17 +102,34 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
-def load_image(path: Path | str, what: str = "image") -> Image.Image:
-    """Open an image file fully; a missing or unreadable file is a ConfigError naming it."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"{what} '{path}': no such file")
-    try:
+def open_image(path: Path | str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a regular image file of at most ``max_pixels``; raises ValueError (or the decoder's error).
+
+    The size is checked from the header before any pixel is decoded, so a decompression bomb costs nothing;
+    PIL's own bomb warning is replaced by that one clear limit.
+    """
+    if not is_regular(path):
+        raise ValueError("not a regular file (a FIFO, socket, device or folder)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as img:
+            width, height = img.size
+            if width * height > max_pixels:
+                raise ValueError(f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}")
             img.load()
             return img.copy()
+
+
+def load_image(path: Path | str, what: str = "image") -> Image.Image:
+    """Open an image file fully; a missing, odd or unreadable file is a ConfigError naming it."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ConfigError(f"{what} '{printable(path)}': no such file")
+    try:
+        return open_image(path)
     except Exception as exc:
-        raise ConfigError(f"{what} '{path}': cannot read it as an image ({type(exc).__name__})") from None
+        why = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+        raise ConfigError(f"{what} '{printable(path)}': cannot read it as an image ({why})") from None
 
 
 def png_bytes(image: Image.Image, text: dict[str, str] | None = None) -> bytes:
@@ -129,7 +159,11 @@ def read_render_settings(path: Path | str) -> dict[str, Any]:
     text = getattr(image, "text", {}) or image.info
     if SETTINGS_KEY not in text:
         raise ConfigError(f"--from image '{path}': it carries no pixforge settings (was it made by pixforge?)")
-    data = yaml.safe_load(text[SETTINGS_KEY])
+    try:
+        data = yaml.safe_load(text[SETTINGS_KEY])
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"--from image '{printable(path)}': its pixforge settings are not plain YAML ({problem})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"--from image '{path}': its pixforge settings are damaged")
-    return data
+        raise ConfigError(f"--from image '{printable(path)}': its pixforge settings are damaged")
+    return without_trust(data, f"--from image '{printable(path)}'")

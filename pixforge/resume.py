@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 from .errors import ConfigError
+from .files import is_regular, printable
 from .outputs import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -54,21 +56,41 @@ class Checkpoint:
 
     @classmethod
     def load(cls, run_dir: Path) -> Checkpoint:
+        """Read a run folder's checkpoint with torch's weights-only unpickler: tensors and plain data only.
+
+        A checkpoint is a file like any other, so one that needs more (a pickled object: it could run code)
+        or is damaged is refused in one line; nothing can make a render checkpoint trusted.
+        """
         path = run_dir / CHECKPOINT_NAME
-        if not path.is_file():
-            raise ConfigError(f"--resume '{run_dir}': no {CHECKPOINT_NAME} in it (checkpoint_every was 0?)")
-        data = torch.load(path, map_location="cpu", weights_only=True)
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"{path}: checkpoint format {data.get('format_version')} is not {FORMAT_VERSION}")
-        return cls(
-            step=int(data["step"]),
-            params=list(data["params"]),
-            optimizer=data["optimizer"],
-            scheduler=data["scheduler"],
-            rng_cpu=data["rng_cpu"],
-            rng_cuda=list(data["rng_cuda"]),
-            history=list(data["history"]),
-        )
+        if not path.exists():
+            raise ConfigError(f"--resume '{printable(run_dir)}': no {CHECKPOINT_NAME} in it (checkpoint_every was 0?)")
+        if not is_regular(path):
+            raise ConfigError(f"--resume: '{printable(path)}' is not a regular file")
+        refuse = f"--resume: '{printable(path)}' is not a pixforge checkpoint"
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise ConfigError(f"{refuse} (it holds pickled objects, which could run code; refused)") from None
+        except Exception as exc:  # truncated, zero bytes, not a zip: torch raises many kinds
+            raise ConfigError(f"{refuse} (damaged: {type(exc).__name__}); render again without --resume") from None
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            version = data.get("format_version") if isinstance(data, dict) else None
+            raise ConfigError(f"{refuse}: format {version} is not {FORMAT_VERSION}")
+        try:
+            checkpoint = cls(
+                step=int(data["step"]),
+                params=list(data["params"]),
+                optimizer=dict(data["optimizer"]),
+                scheduler=dict(data["scheduler"]),
+                rng_cpu=data["rng_cpu"],
+                rng_cuda=list(data["rng_cuda"]),
+                history=list(data["history"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{refuse} (damaged: {type(exc).__name__} {exc})") from None
+        if not all(isinstance(p, torch.Tensor) for p in checkpoint.params) or not isinstance(checkpoint.rng_cpu, torch.Tensor):
+            raise ConfigError(f"{refuse} (damaged: its tensors are not tensors)")
+        return checkpoint
 
 
 def capture_rng(device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from ..config import RenderConfig, parse_override, read_yaml
 from ..errors import ConfigError, suggest
+from ..files import read_text
 from ..settings import StrictModel, validate
 
 #: keys a variation may set besides the render settings
@@ -81,6 +82,8 @@ def load_spec(path: Path | None = None, data: dict[str, Any] | None = None) -> S
     if path is not None:
         data = read_yaml(path)
         where = str(path)
+        if not data:  # an empty file would otherwise run one render of the default preset
+            raise ConfigError(f"sweep file '{path}' is empty; give it a grid, variations or base (see README: sweeps)")
     else:
         where = "sweep"
     return check_spec(validate(SweepSpec, data or {}, where), where)
@@ -88,10 +91,7 @@ def load_spec(path: Path | None = None, data: dict[str, Any] | None = None) -> S
 
 def read_prompts_file(path: Path) -> list[str]:
     """One prompt a line; blank lines and lines starting with ``#`` are skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"--prompts-file '{path}': cannot read ({exc.strerror})") from None
+    lines = read_text(path, "--prompts-file").splitlines()
     prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not prompts:
         raise ConfigError(f"--prompts-file '{path}': no prompts in it")

@@ -17,7 +17,8 @@ from torch import nn
 
 from .components import Generator, Loss, Observer, PerceptorSlot, RunContext, RunInfo, StepState
 from .cutouts import CutoutSettings, make_cutouts
-from .errors import RenderAborted
+from .errors import ConfigError, RenderAborted
+from .faults import describe_system_error, is_out_of_memory
 from .optim import OptimizerSettings, make_optimizer
 from .outputs import save_png, tensor_to_pil
 from .profiling import StageProfiler
@@ -174,9 +175,15 @@ class Engine:
         start = 0
         if self.resume is not None:
             restore_params(params, self.resume)
-            optimizer.load_state_dict(self.resume.optimizer)
-            scheduler.load_state_dict(self.resume.scheduler)
-            restore_rng(self.resume, self.device)
+            try:
+                optimizer.load_state_dict(self.resume.optimizer)
+                scheduler.load_state_dict(self.resume.scheduler)
+                restore_rng(self.resume, self.device)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+                raise ConfigError(
+                    f"--resume '{self.run_dir}': its checkpoint does not fit this render ({type(exc).__name__}); "
+                    "render again without --resume"
+                ) from None
             history = list(self.resume.history)
             start = self.resume.step
         info.start_step = start
@@ -244,10 +251,16 @@ class Engine:
             final = last_good if last_good is not None else current
             result = self._finish(info, final, history, status, "interrupted", step)
             raise RenderInterrupted(result) from None
-        except Exception:
-            # a crash in a component still leaves the last good image and the settings behind
+        except Exception as exc:
+            # a crash in a component still leaves the last good image and the settings behind, and run.json
+            # says why (a full disk can stop the keeping too: then the first error is the one reported)
             if last_good is not None or current is not None:
-                self._finish(info, last_good if last_good is not None else current, history, "failed", "", step)
+                why = describe_system_error(exc) if isinstance(exc, OSError) or is_out_of_memory(exc) else (
+                    f"{type(exc).__name__}: {exc}")
+                try:
+                    self._finish(info, last_good if last_good is not None else current, history, "failed", why, step)
+                except Exception:  # noqa: BLE001
+                    pass
             raise
 
         if status == "completed":

@@ -10,10 +10,13 @@ from typing import Any
 import torch
 
 from .augment import compose
+from .budget import check_fits
 from .candidates import candidate_seeds, perceptors_for, rank_candidates, rank_samples, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
 from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, read_yaml, resolve_config
 from .devices import pick_device
+from .files import printable
+from .locks import run_folder_lock
 from .errors import ConfigError
 from .engine import Components, Engine, NamedLoss, RenderResult
 from .outputs import (
@@ -84,16 +87,21 @@ class Pipeline:
         observers: Sequence[Observer] = (),
         from_image: str | Path | None = None,
         candidates: int = 1,
+        trust_checkpoint: bool = False,
         **values: Any,
     ) -> RenderResult:
         """Render ``prompt`` with a preset, Python overrides (``steps=50``) and ``--set``-style overrides.
 
-        ``from_image`` replays the render stored in a pixforge PNG (its settings, seed and prompt).
-        ``candidates=N`` renders N seeds and keeps the best by CLIP score (see ``pixforge.candidates``).
+        ``from_image`` replays the render stored in a pixforge PNG (its settings, seed and prompt; never
+        its trust: see ``pixforge.trust``). ``candidates=N`` renders N seeds and keeps the best by CLIP
+        score (see ``pixforge.candidates``). ``trust_checkpoint`` lets every component unpickle its
+        checkpoint in full (the CLI's ``--trust-checkpoint``).
         """
         if from_image is not None:
             preset = read_render_settings(from_image)
-        config = self.resolve(prompt, preset, overrides, **values)
+        if prompt is not None:
+            values = {"prompt": prompt, **values}
+        config = resolve_config(self.registry, preset, list(overrides), values, trust_checkpoint=trust_checkpoint)
         if candidates < 1:
             raise ConfigError(f"candidates must be 1 or more, got {candidates}")
         seed = resolve_seed(config.seed)
@@ -102,13 +110,18 @@ class Pipeline:
             return self.render_config(config.model_copy(update={"seed": seed}), run_dir, observers)
         return self._best_of(config, seed, candidates, run_dir, observers)
 
-    def resume(self, run_dir: str | Path, observers: Sequence[Observer] = ()) -> RenderResult:
-        """Continue a render from the checkpoint in its run folder; it ends as if it had never stopped."""
+    def resume(
+        self, run_dir: str | Path, observers: Sequence[Observer] = (), trust_checkpoint: bool = False
+    ) -> RenderResult:
+        """Continue a render from the checkpoint in its run folder; it ends as if it had never stopped.
+
+        Trust the render was given is not read back from its settings.yaml: give ``trust_checkpoint`` again.
+        """
         run_dir = Path(run_dir)
         settings = run_dir / "settings.yaml"
         if not settings.is_file():
-            raise ConfigError(f"--resume '{run_dir}': no settings.yaml (is it a pixforge run folder?)")
-        config = resolve_config(self.registry, read_yaml(settings))
+            raise ConfigError(f"--resume '{printable(run_dir)}': no settings.yaml (is it a pixforge run folder?)")
+        config = resolve_config(self.registry, read_yaml(settings), trust_checkpoint=trust_checkpoint)
         return self.render_config(config, run_dir, observers, resume=Checkpoint.load(run_dir))
 
     def render_config(
@@ -124,9 +137,10 @@ class Pipeline:
         seed = resolve_seed(config.seed)
         config.seed = seed
         run_dir.mkdir(parents=True, exist_ok=True)
-        with seeded(seed, device):
+        with run_folder_lock(run_dir), seeded(seed, device):
             components = self.build(config, device, run_dir, list(observers))
             config.size = (components.generator.width, components.generator.height)
+            check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors], device)
             settings_yaml = config_to_yaml(config)
             atomic_write_text(run_dir / "settings.yaml", settings_yaml)
             engine = Engine(
@@ -150,6 +164,13 @@ class Pipeline:
         Seeds ``seed, seed+1, ...`` one render each, or, for a generator with a ``samples_setting``,
         one render of ``count`` samples in a batch.
         """
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with run_folder_lock(run_dir):
+            return self._best_of_locked(config, seed, count, run_dir, observers)
+
+    def _best_of_locked(
+        self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer]
+    ) -> RenderResult:
         context = self.context(config, pick_device(config.device))
         key = self.registry.get("generator", config.generator.name).samples_setting
         if key is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,14 +27,20 @@ def resolve_seed(seed: int | str | None) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") & MAX_SEED
 
 
+#: torch's default generator is one per process, so seeded blocks in two threads take turns on it
+#: (the one piece of process-wide state here: it guards a process-wide resource)
+_DEFAULT_GENERATOR = threading.RLock()
+
+
 @contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """Run a block with torch's default generators seeded, restoring the outer state afterwards.
 
     Kornia and most torch code draw from the default generator, so forking it is what keeps two renders
-    in one process independent and each render reproducible.
+    in one process independent and each render reproducible. Blocks in other threads wait their turn:
+    two renders in two threads give the very bytes they give one after the other.
     """
     devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with _DEFAULT_GENERATOR, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield

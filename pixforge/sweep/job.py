@@ -18,6 +18,7 @@ from ..devices import pick_device
 from ..engine import RenderDiverged, RenderResult
 from ..errors import PixforgeError
 from ..outputs import atomic_write_text
+from ..trust import TRUST_KEYS
 from ..pipeline import Pipeline
 from ..resume import CHECKPOINT_NAME, read_status
 from ..seeding import resolve_seed
@@ -115,7 +116,7 @@ def run_job(pipeline: Pipeline, job: Job, device: str | None = None) -> JobResul
         result.seed = resolve_seed(job.values["seed"])
     try:
         if action == "resumed":
-            rendered = pipeline.resume(job.run_dir)
+            rendered = pipeline.resume(job.run_dir, trust_checkpoint=_trusted(job))
         else:
             rendered = _render(pipeline, job, device)
         _describe(result, rendered, pipeline)
@@ -129,6 +130,11 @@ def run_job(pipeline: Pipeline, job: Job, device: str | None = None) -> JobResul
     result.seconds = time.perf_counter() - start
     write_record(job, result.status, result)
     return result
+
+
+def _trusted(job: Job) -> bool:
+    """Whether the user's own ``--set`` gave this job trust (a sweep file cannot: ``pixforge.trust``)."""
+    return any(key.rsplit(".", 1)[-1] in TRUST_KEYS and value is True for key, value in job.values.items())
 
 
 def _where(exc: BaseException) -> str:

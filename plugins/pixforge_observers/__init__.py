@@ -24,6 +24,8 @@ class LossLog(Observer):
         self.columns = None
         if run.start_step and self.path.is_file():
             self._keep_rows_up_to(run.start_step)
+        elif not run.start_step:
+            self.path.unlink(missing_ok=True)  # a fresh render into an old folder starts a fresh log
 
     def _keep_rows_up_to(self, step: int) -> None:
         """A resumed render continues the log from its checkpoint: rows written after it are dropped."""

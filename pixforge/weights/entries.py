@@ -14,6 +14,10 @@ from types import MappingProxyType
 from typing import Any
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: one part of a name that becomes a folder under the cache: no separators, no "..", no scheme
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$")
+_KIND = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_URL_SCHEMES = ("http://", "https://")
 _FORMATS = {".safetensors": "safetensors", ".ckpt": "torch", ".pt": "torch", ".pth": "torch", ".bin": "torch",
             ".pkl": "pickle", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
@@ -32,8 +36,8 @@ class WeightFile:
     format: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name or PurePath(self.name).name != self.name or self.name.startswith("."):
-            raise ValueError(f"weight file name '{self.name}' must be a plain file name")
+        if not self.name or not _PART.match(self.name) or PurePath(self.name).name != self.name:
+            raise ValueError(f"weight file name {self.name!r} must be a plain file name (letters, digits, ._+@-)")
         object.__setattr__(self, "urls", tuple(self.urls))
         if self.sha256 is not None:
             object.__setattr__(self, "sha256", self.sha256.lower())
@@ -72,6 +76,18 @@ class WeightEntry:
     def __post_init__(self) -> None:
         if not self.name or not self.kind:
             raise ValueError("a weight entry needs a name and a kind")
+        # name and kind become folders under PIXFORGE_CACHE: nothing in them may lead outside it
+        if not isinstance(self.kind, str) or not _KIND.match(self.kind):
+            raise ValueError(f"weight entry kind {self.kind!r} must be lower-case letters, digits, _ or -")
+        parts = self.name.split("/") if isinstance(self.name, str) else [""]
+        if not all(_PART.match(part) for part in parts) or (len(parts) > 1 and self.open_clip is None):
+            raise ValueError(
+                f"weight entry name {self.name!r} must be letters, digits and ._+@- (a '/' only in an open_clip "
+                "tag's name), without '..', backslashes or a URL scheme"
+            )
+        for alias in self.aliases:
+            if not isinstance(alias, str) or not all(_PART.match(part) for part in alias.split("/")):
+                raise ValueError(f"weight entry '{self.name}': alias {alias!r} is not a plain name")
         object.__setattr__(self, "files", tuple(self.files))
         object.__setattr__(self, "aliases", tuple(self.aliases))
         object.__setattr__(self, "preprocess", MappingProxyType(dict(self.preprocess)))
@@ -88,6 +104,9 @@ class WeightEntry:
         for file in self.files:
             if file.shipped is None and not file.urls:
                 raise ValueError(f"weight entry '{self.name}': file '{file.name}' has neither urls nor shipped")
+            for url in file.urls:  # file://, ftp:// or a bare path would read from anywhere on this machine
+                if not isinstance(url, str) or not url.lower().startswith(_URL_SCHEMES):
+                    raise ValueError(f"weight entry '{self.name}': file '{file.name}': url {url!r} must be http(s)://")
 
     def file(self, name: str) -> WeightFile:
         """The file called ``name``; a KeyError lists the entry's files."""

@@ -16,6 +16,7 @@ import pixforge_search.indexer as indexer
 from pixforge import Pipeline
 from pixforge.cli import app
 from pixforge.errors import ConfigError
+from pixforge.locks import LOCK_NAME
 from pixforge.executors import Outcome, ProcessExecutor, RayExecutor
 from pixforge_search import FORMAT_VERSION, ImageIndex, Searcher, build_index, search
 from pixforge_search.backends import ExactBackend, build_hnsw, build_ivf, choose, make_backend, recall_at_k
@@ -129,7 +130,7 @@ def test_an_interrupted_run_keeps_its_batches(pipeline, photos, count_encodes) -
     report = build_index(photos, pipeline=pipeline, batch_size=4)
     assert sum(count_encodes) == 2 and (report.added, report.unchanged, report.total) == (2, 8, 10)
     index_dir = photos / ".pixforge-index"
-    assert sorted(p.name for p in index_dir.iterdir() if p.name != HEADER) == [
+    assert sorted(p.name for p in index_dir.iterdir() if p.name not in (HEADER, LOCK_NAME)) == [
         ImageIndex.open(photos).header["shards"][0]["file"]
     ]
 

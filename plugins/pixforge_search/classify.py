@@ -18,6 +18,7 @@ from PIL import Image
 
 from pixforge.components import Perceptor
 from pixforge.errors import ConfigError
+from pixforge.files import read_text
 from pixforge.pipeline import Pipeline
 
 from .images import LoadFailure, batched, find_images, load_batch
@@ -77,10 +78,7 @@ def parse_labels(text: str) -> list[str]:
 
 def read_labels_file(path: Path) -> list[str]:
     """One label per line; blank lines and ``#`` lines are skipped."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"labels file '{path}' cannot be read ({exc})") from None
+    lines = read_text(path, "labels file").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
@@ -146,7 +144,8 @@ def classify(
     pipeline = pipeline if pipeline is not None else Pipeline()
     label_list = check_labels(parse_labels(labels) if isinstance(labels, str) else labels, multi_label)
     chosen = resolve_templates(templates if isinstance(templates, (str, Path)) else list(templates))
-    sources, names = _sources(images)
+    skipped: list[LoadFailure] = []
+    sources, names = _sources(images, skipped.append)
     choice = ModelChoice(model=model, pretrained=pretrained)
     spec = normalised_spec(pipeline, choice)
     perceptor = load_perceptor(pipeline, spec, device)
@@ -155,7 +154,6 @@ def classify(
 
     rows: list[np.ndarray] = []
     kept: list[str] = []
-    skipped: list[LoadFailure] = []
     done = 0
     for start, batch in zip(range(0, len(sources), batch_size), batched(sources, batch_size)):
         pixels, loaded, failures = load_batch(batch, perceptor.input_size)
@@ -172,8 +170,9 @@ def classify(
 
 def _sources(
     images: str | Path | Image.Image | Sequence[str | Path | Image.Image],
+    on_skip: Callable[[LoadFailure], None] | None = None,
 ) -> tuple[list[Path | Image.Image], list[str]]:
-    """Inputs → what to load and the name each result is reported under."""
+    """Inputs → what to load and the name each result is reported under (FIFOs and the like go to ``on_skip``)."""
     items = [images] if isinstance(images, (str, Path, Image.Image)) else list(images)
     if not items:
         raise ConfigError("classify needs at least one image")
@@ -184,7 +183,7 @@ def _sources(
             sources.append(item)
             names.append(getattr(item, "filename", "") or f"<image {position}>")
         else:
-            paths = find_images([item])
+            paths = find_images([item], on_skip)
             sources.extend(paths)
             names.extend(str(p) for p in paths)
     return sources, names

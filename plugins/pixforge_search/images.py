@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -18,11 +18,15 @@ import torch
 from PIL import Image
 
 from pixforge.errors import ConfigError
+from pixforge.files import is_regular, printable
+from pixforge.outputs import open_image
 
 #: the suffixes a folder walk picks up (an image named explicitly is tried whatever its suffix)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 T = TypeVar("T")
+#: why a FIFO, socket or device named like an image is skipped
+NOT_REGULAR = "not a regular file (a FIFO, socket or device); skipped"
 
 
 @dataclass(frozen=True)
@@ -37,35 +41,64 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def walk_images(root: Path, exclude: Path | None = None) -> list[Path]:
-    """Every image file under ``root`` (recursively, sorted), leaving out hidden names and ``exclude``."""
+def walk_images(
+    root: Path, exclude: Path | None = None, on_skip: Callable[[LoadFailure], None] | None = None
+) -> list[Path]:
+    """Every image file under ``root`` (recursively, sorted), leaving out hidden names and ``exclude``.
+
+    A FIFO, socket or device with an image's name is skipped (``on_skip`` hears of it): reading one
+    would block for ever.
+    """
     skip = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip)
-        found.extend(here / f for f in sorted(files) if not f.startswith(".") and is_image_name(Path(f)))
+        for name in sorted(files):
+            path = here / name
+            if name.startswith(".") or not is_image_name(path):
+                continue
+            if is_regular(path):
+                found.append(path)
+            elif on_skip is not None:
+                on_skip(LoadFailure(path, NOT_REGULAR))
     return found
 
 
-def find_images(inputs: Sequence[str | Path]) -> list[Path]:
-    """Files, folders (walked recursively) and glob patterns → image paths, in order, without repeats."""
+def find_images(
+    inputs: Sequence[str | Path], on_skip: Callable[[LoadFailure], None] | None = None
+) -> list[Path]:
+    """Files, folders (walked recursively) and glob patterns → image paths, in order, without repeats.
+
+    Non-regular files (FIFOs, devices) are skipped and reported to ``on_skip``.
+    """
     found: dict[Path, None] = {}
     for item in inputs:
         text = str(item)
         path = Path(text).expanduser()
         if path.is_dir():
-            matches = walk_images(path)
-        elif path.is_file():
+            matches = walk_images(path, on_skip=on_skip)
+        elif path.exists() and not glob.has_magic(text):
+            if not is_regular(path):
+                if on_skip is None:
+                    raise ConfigError(f"'{printable(text)}' is not a regular file (a FIFO, socket or device)")
+                on_skip(LoadFailure(path, NOT_REGULAR))
+                continue
             matches = [path]
         elif glob.has_magic(text):
             hits = sorted(Path(p) for p in glob.glob(os.path.expanduser(text), recursive=True))
-            matches = [p for p in hits if p.is_file() and is_image_name(p)]
-            matches += [q for p in hits if p.is_dir() for q in walk_images(p)]
+            matches = []
+            for hit in hits:
+                if hit.is_dir():
+                    matches += walk_images(hit, on_skip=on_skip)
+                elif is_image_name(hit) and is_regular(hit):
+                    matches.append(hit)
+                elif is_image_name(hit) and on_skip is not None:
+                    on_skip(LoadFailure(hit, NOT_REGULAR))
         else:
-            raise ConfigError(f"no such file or folder: '{text}'")
+            raise ConfigError(f"no such file or folder: '{printable(text)}'")
         if not matches:
-            raise ConfigError(f"'{text}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise ConfigError(f"'{printable(text)}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         found.update(dict.fromkeys(matches))
     return list(found)
 
@@ -86,10 +119,9 @@ def to_square_tensor(picture: Image.Image, size: int) -> torch.Tensor:
 
 
 def load_image(path: Path, size: int) -> torch.Tensor:
-    """One image file as ``[3, size, size]`` in 0..1; raises whatever reading or decoding raises."""
-    with Image.open(path) as picture:
-        picture.load()
-        return to_square_tensor(picture, size)
+    """One image file as ``[3, size, size]`` in 0..1; raises whatever reading or decoding raises (a
+    non-regular file or one over ``pixforge.outputs.MAX_PIXELS`` is a ValueError, before any decoding)."""
+    return to_square_tensor(open_image(path), size)
 
 
 def load_batch(

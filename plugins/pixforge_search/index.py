@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,12 +29,17 @@ from typing import IO, Any
 import numpy as np
 
 from pixforge.errors import ConfigError
+from pixforge.files import is_regular, printable
 
 FORMAT = "pixforge-image-index"
 FORMAT_VERSION = 1
 HEADER = "index.json"
 #: the index folder's name inside an image folder, when no other place is given
 DEFAULT_DIRNAME = ".pixforge-index"
+#: the only file names a header may give its shards
+SHARD_NAME = re.compile(r"^shard-[0-9]{6,}\.npz$")
+#: how often a reader starts again when a writer replaced the index under it
+READ_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,10 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as exc:  # a full disk names no file: say which one, and that nothing half-written is kept
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -91,9 +101,23 @@ class ImageIndex:
 
     @classmethod
     def open(cls, path: Path) -> ImageIndex:
-        """Open an index folder (or the one inside an image folder); a clear error if it is not usable."""
+        """Open an index folder (or the one inside an image folder); a clear error if it is not usable.
+
+        Readers take no lock: a writer commits a new header only after its shards are complete, so a shard
+        that vanishes while it is read means a newer header exists, and the read starts again from it.
+        """
         folder = index_dir_for(path)
-        header = read_header(folder)
+        for attempt in range(READ_ATTEMPTS):
+            header = read_header(folder)
+            try:
+                return cls._read(folder, header)
+            except ShardGone:
+                if attempt + 1 == READ_ATTEMPTS or read_header(folder) == header:
+                    raise damaged(folder, "a shard its header names is missing") from None
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _read(cls, folder: Path, header: dict[str, Any]) -> ImageIndex:
         entries: list[Entry] = []
         parts: list[np.ndarray] = []
         for shard in header["shards"]:
@@ -126,7 +150,13 @@ class ImageIndex:
         return len(self.entries)
 
     def full_path(self, entry: Entry) -> Path:
-        return self.root / entry.path
+        """Where an entry's image lies: always inside the indexed folder (checked when the shard was read,
+        and again here through symlinks), so a shared index cannot point a search at other files."""
+        path = self.root / entry.path
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root):
+            raise damaged(self.folder, f"entry '{printable(entry.path)}' leads outside the indexed folder")
+        return path
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -222,10 +252,17 @@ def damaged(folder: Path, why: str) -> ConfigError:
     return ConfigError(f"index '{folder}' is damaged ({why}); rebuild it with `pixforge index DIR --rebuild`")
 
 
+class ShardGone(Exception):
+    """A shard named by the header vanished while it was read (a writer compacted the index meanwhile)."""
+
+
 def read_header(folder: Path) -> dict[str, Any]:
-    """The header, checked for the format and its version."""
+    """The header, checked for the format, its version and the type of every field a reader uses."""
+    path = folder / HEADER
+    if not is_regular(path):
+        raise damaged(folder, f"{HEADER} is not a regular file")
     try:
-        header = json.loads((folder / HEADER).read_text(encoding="utf-8"))
+        header = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise damaged(folder, f"{HEADER} cannot be read: {exc}") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -239,17 +276,63 @@ def read_header(folder: Path) -> dict[str, Any]:
     missing = {"model", "embed_dim", "root", "generation", "shards"} - set(header)
     if missing:
         raise damaged(folder, f"the header lacks {', '.join(sorted(missing))}")
+    check_header(folder, header)
     return header
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_header(folder: Path, header: dict[str, Any]) -> None:
+    """Every header field of the right type, shard names plain ``shard-N.npz`` names (nothing outside the
+    folder), and the default layout's root the folder holding it."""
+    model = header["model"]
+    if not isinstance(model, dict) or not isinstance(model.get("perceptor"), str) or not isinstance(
+        model.get("settings"), dict
+    ):
+        raise damaged(folder, f"'model' is {model!r}, not a perceptor spec")
+    if not _whole(header["embed_dim"]) or header["embed_dim"] == 0:
+        raise damaged(folder, f"'embed_dim' is {header['embed_dim']!r}, not a positive whole number")
+    if not _whole(header["generation"]):
+        raise damaged(folder, f"'generation' is {header['generation']!r}, not a whole number")
+    if not isinstance(header["root"], str):
+        raise damaged(folder, f"'root' is {header['root']!r}, not a folder path")
+    if folder.name == DEFAULT_DIRNAME and os.path.normpath(header["root"]) != "..":
+        raise damaged(folder, f"'root' is {header['root']!r}; an index in {DEFAULT_DIRNAME} indexes the folder holding it")
+    shards = header["shards"]
+    if not isinstance(shards, list):
+        raise damaged(folder, f"'shards' is {shards!r}, not a list")
+    for shard in shards:
+        if not (isinstance(shard, dict) and isinstance(shard.get("file"), str) and SHARD_NAME.match(shard["file"])
+                and _whole(shard.get("count"))):
+            raise damaged(folder, f"shard entry {printable(shard)[:80]} is not {{file: shard-N.npz, count: N}}")
+
+
+def safe_entry_path(text: str) -> bool:
+    """An entry path is relative and "/"-separated, without empty, "." or ".." parts (other names, odd
+    characters included, are real file names)."""
+    parts = text.split("/")
+    return bool(text) and not text.startswith("/") and "\0" not in text and all(part not in ("", ".", "..") for part in parts)
 
 
 def read_shard(path: Path, embed_dim: int) -> tuple[list[Entry], np.ndarray]:
     """One shard's entries and ``[n, embed_dim]`` embeddings."""
+    if not path.exists():
+        raise ShardGone(path.name)
+    if not is_regular(path):
+        raise damaged(path.parent, f"shard {path.name} is not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             vectors = np.asarray(data["embeddings"], dtype=np.float32)
             paths, sizes, mtimes = data["paths"].tolist(), data["sizes"].tolist(), data["mtime_ns"].tolist()
-    except (OSError, KeyError, ValueError) as exc:
-        raise damaged(path.parent, f"shard {path.name} cannot be read: {exc}") from None
+    except FileNotFoundError:
+        raise ShardGone(path.name) from None
+    except Exception as exc:  # truncated (BadZipFile), empty (EOFError), wrong arrays: all mean damaged
+        raise damaged(path.parent, f"shard {path.name} cannot be read: {type(exc).__name__}: {exc}") from None
     if vectors.ndim != 2 or vectors.shape[1] != embed_dim or not (len(vectors) == len(paths) == len(sizes) == len(mtimes)):
         raise damaged(path.parent, f"shard {path.name} has embeddings of shape {vectors.shape}")
+    bad = next((p for p in paths if not (isinstance(p, str) and safe_entry_path(p))), None)
+    if bad is not None:
+        raise damaged(path.parent, f"shard {path.name} names '{printable(bad)}', which is not inside the indexed folder")
     return [Entry(p, int(s), int(m)) for p, s, m in zip(paths, sizes, mtimes)], vectors

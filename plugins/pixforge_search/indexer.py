@@ -18,6 +18,8 @@ import numpy as np
 
 from pixforge.errors import ConfigError
 from pixforge.executors import Executor, Outcome, SequentialExecutor
+from pixforge.files import printable
+from pixforge.locks import LOCK_NAME, folder_lock
 from pixforge.pipeline import Pipeline
 
 from .images import LoadFailure, batched, describe_error, load_batch, walk_images
@@ -27,6 +29,8 @@ from .models import DEFAULT_MODEL, ModelChoice, describe, embed_images, embed_te
 #: called after each committed batch with (images done in this run, images to do in this run)
 BatchCallback = Callable[[int, int], None]
 SkipCallback = Callable[[LoadFailure], None]
+#: how long a second ``pixforge index`` of the same index waits for the first to finish
+LOCK_WAIT = 600.0
 
 
 @dataclass
@@ -76,7 +80,23 @@ def build_index(
     if not root.is_dir():
         raise ConfigError(f"'{root}' is not a folder of images")
     target = Path(index).expanduser() if index is not None else root / DEFAULT_DIRNAME
-    _check_target(target, root)
+    if target.resolve() == root.resolve():
+        raise ConfigError("the index needs a folder of its own, not the image folder (default: DIR/.pixforge-index)")
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"'{printable(target)}' exists and is not a folder; give another --index")
+    target.mkdir(parents=True, exist_ok=True)
+    # one writer at a time; a writer that died (even by kill -9) holds nothing, and its header is whole
+    with folder_lock(target, "index", wait=LOCK_WAIT, hint=f"; it waited {LOCK_WAIT:.0f} s"):
+        _check_target(target)
+        return _build(root, target, model, pretrained, pipeline, device, batch_size, rebuild, on_batch, on_skip,
+                      executor, started)
+
+
+def _build(
+    root: Path, target: Path, model: str | None, pretrained: str | None, pipeline: Pipeline | None, device: str,
+    batch_size: int, rebuild: bool, on_batch: BatchCallback | None, on_skip: SkipCallback | None,
+    executor: Executor | None, started: float,
+) -> IndexReport:
     pipeline = pipeline if pipeline is not None else Pipeline()
     existing = None if rebuild or not (target / HEADER).is_file() else ImageIndex.open(target)
     if existing is not None and existing.root.resolve() != root.resolve():
@@ -168,7 +188,7 @@ OnDisk = dict[str, tuple[Path, int, int]]
 def _scan(root: Path, target: Path, report: IndexReport, on_skip: SkipCallback | None) -> OnDisk:
     """Every image under ``root`` (outside the index folder) with its size and mtime."""
     on_disk: OnDisk = {}
-    for path in walk_images(root, exclude=target):
+    for path in walk_images(root, exclude=target, on_skip=lambda failure: _skip(report, failure, on_skip)):
         try:
             stat = path.stat()
         except OSError as exc:
@@ -196,11 +216,10 @@ def _drop_stale(image_index: ImageIndex, on_disk: OnDisk, report: IndexReport) -
     return changed
 
 
-def _check_target(target: Path, root: Path) -> None:
-    if target.resolve() == root.resolve():
-        raise ConfigError("the index needs a folder of its own, not the image folder (default: DIR/.pixforge-index)")
-    if target.exists() and not (target / HEADER).is_file() and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(f"'{target}' exists and is not a pixforge index; give another --index")
+def _check_target(target: Path) -> None:
+    """An index folder, or an empty one: never a folder of other files (the index cleans up its own)."""
+    if not (target / HEADER).is_file() and any(p.name != LOCK_NAME for p in target.iterdir()):
+        raise ConfigError(f"'{printable(target)}' exists and is not a pixforge index; give another --index")
 
 
 def _model_spec(

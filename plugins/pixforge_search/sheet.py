@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixforge.errors import ConfigError
-from pixforge.outputs import save_png
+from pixforge.outputs import open_image, save_png
 from pixforge.sheet import contact_sheet as layout
 
 MISSING = (200, 200, 200)
@@ -17,8 +17,7 @@ MISSING = (200, 200, 200)
 def _picture(path: Path) -> Image.Image:
     """The image at ``path``, or a grey placeholder if it changed or vanished since indexing."""
     try:
-        with Image.open(path) as opened:
-            return opened.convert("RGB")
+        return open_image(path).convert("RGB")
     except Exception:
         return Image.new("RGB", (16, 16), MISSING)
 

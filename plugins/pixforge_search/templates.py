@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixforge.errors import ConfigError
+from pixforge.files import read_text
 
 #: OpenAI's 80 ImageNet templates, in the notebook's order
 IMAGENET_TEMPLATES: tuple[str, ...] = (
@@ -119,10 +120,7 @@ TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
 
 def read_template_file(path: Path) -> tuple[str, ...]:
     """One template per line, each with one ``{}`` where the label goes; blank lines and ``#`` lines skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"templates file '{path}' cannot be read ({exc})") from None
+    lines = read_text(path, "templates file").splitlines()
     templates = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
     if not templates:
         raise ConfigError(f"templates file '{path}' has no templates (one per line, with {{}} for the label)")

@@ -7,15 +7,16 @@ modules themselves come from taming, so the numbers are the published ones.
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import fast_decode
 from .spec import VQSpec
+
+
+def _quiet(*args: object, **kwargs: object) -> None:
+    """``print`` inside taming's model module: it only reports shapes while a model is built."""
 
 
 class VQAutoencoder(nn.Module):
@@ -26,13 +27,15 @@ class VQAutoencoder(nn.Module):
 
     def __init__(self, spec: VQSpec) -> None:
         super().__init__()
-        from taming.modules.diffusionmodules.model import Decoder, Encoder
+        from taming.modules.diffusionmodules import model as taming_model
         from taming.modules.vqvae.quantize import GumbelQuantize, VectorQuantizer2
 
+        # taming's Decoder prints its z shape; silencing it by swapping sys.stdout would race with other
+        # threads and could leave the whole process's stdout replaced, so that one module's print is a no-op
+        taming_model.print = _quiet
         self.spec = spec
-        self.encoder = Encoder(**spec.ddconfig)
-        with contextlib.redirect_stdout(io.StringIO()):  # taming's Decoder prints its z shape
-            self.decoder = Decoder(**spec.ddconfig)
+        self.encoder = taming_model.Encoder(**spec.ddconfig)
+        self.decoder = taming_model.Decoder(**spec.ddconfig)
         z = spec.z_channels
         if spec.kind == "gumbel":
             self.quantize: nn.Module = GumbelQuantize(z, spec.embed_dim, n_embed=spec.n_embed, kl_weight=1e-8)

@@ -2,7 +2,7 @@
 
 Order: safetensors (tensors only) → ``torch.load(weights_only=True)`` with a plugin's allow-list of inert
 globals → a full unpickle, only for a file whose SHA-256 a registry entry vouches for or when the user
-set ``trust_checkpoint: true``. A pickle can run any code when it is loaded; a checksum is what makes
+gave ``--trust-checkpoint`` (``trust_checkpoint: true`` from a file never counts: ``pixforge.trust``). A pickle can run any code when it is loaded; a checksum is what makes
 a published one safe to open.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..trust import TRUST_FLAG
 from .cache import sha256_file
 
 
@@ -62,8 +63,8 @@ def load_checkpoint(
     if not trust and digest not in set(trusted_sha256 or ()):
         raise ConfigError(
             f"checkpoint '{path}' (SHA-256 {digest}) needs a full unpickle, which can run code from the "
-            f"file{refused}, and it is no registered model's file; set trust_checkpoint: true only if you "
-            "trust where it came from"
+            f"file{refused}, and it is no registered model's file; only if you trust where it came from, give "
+            f"{TRUST_FLAG} on your command line (trust_checkpoint: true in a preset, sweep file or PNG is ignored)"
         )
     extra = {"pickle_module": pickle_module} if pickle_module is not None else {}
     return torch.load(path, map_location=map_location, weights_only=False, **extra)

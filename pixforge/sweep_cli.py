@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .executor_options import RayOption, WorkersOption
+from .files import printable
 
 
 def _fail(message: str) -> None:
@@ -62,7 +63,7 @@ def sweep(
             seen.append(result)
             if not quiet:
                 where = f"  {result.error.splitlines()[0]}" if result.error else ""
-                typer.echo(f"[{len(seen)}/{total}] {result.status:<9} {result.action:<8} {result.name}{where}")
+                typer.echo(f"[{len(seen)}/{total}] {result.status:<9} {result.action:<8} {printable(result.name)}{where}")
 
         report = run_sweep(jobs, folder, executor=executor, on_result=show)
     except PixforgeError as exc:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..executors import Executor, Outcome, ProcessExecutor, RayExecutor, SequentialExecutor
+from ..locks import LOCK_NAME
 from ..outputs import atomic_write_bytes
 from ..pipeline import Pipeline
 from .job import JobResult, failed, run_job
@@ -62,7 +63,11 @@ def read_files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` by relative path (a checkpoint to resume from travels this way too)."""
     if not folder.is_dir():
         return {}
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != LOCK_NAME  # a lock belongs to the folder it is in, it never travels
+    }
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> None:

@@ -19,6 +19,9 @@ from .plan import Job
 
 COLUMNS = ["index", "name", "status", "action", "seed", "steps_done", "loss", "score", "seconds", "error"]
 TILE = 160
+#: the most renders summary.png shows (the first ones, in sweep order): 200 tiles are about 7 megapixels,
+#: which any viewer opens; summary.csv and summary.json always list every render
+MAX_SHEET_TILES = 200
 
 
 def rows(jobs: Sequence[Job], results: Sequence[JobResult]) -> list[dict[str, Any]]:
@@ -69,10 +72,15 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def sheet(jobs: Sequence[Job], table: list[dict[str, Any]]) -> Image.Image:
-    """Finals in sweep order, captioned with what varied; a grey tile marks a render with no image."""
+def sheet(jobs: Sequence[Job], table: list[dict[str, Any]], limit: int = MAX_SHEET_TILES) -> Image.Image:
+    """Finals in sweep order, captioned with what varied; a grey tile marks a render with no image.
+
+    Only the first ``limit`` renders are shown (the title says so), so a huge sweep's sheet stays an
+    image a viewer can open and is quick to write, even when a Ctrl-C ends the sweep.
+    """
     images, captions = [], []
-    for job, row in zip(jobs, table):
+    title = f"the first {limit} of {len(table)} renders (all in summary.csv)" if len(table) > limit else None
+    for job, row in list(zip(jobs, table))[:limit]:
         if row["final"]:
             image = load_image(row["final"], "final image")
             factor = max(1, TILE // max(image.size))
@@ -81,4 +89,4 @@ def sheet(jobs: Sequence[Job], table: list[dict[str, Any]]) -> Image.Image:
             images.append(Image.new("RGB", (TILE, TILE), (200, 200, 200)))
         status = "" if row["status"] == "completed" else f"{row['status'].upper()} "
         captions.append(f"{job.index} {status}{job.caption()}")
-    return contact_sheet(images, captions, tile=TILE)
+    return contact_sheet(images, captions, tile=TILE, title=title)

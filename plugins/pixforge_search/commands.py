@@ -14,6 +14,7 @@ import typer
 
 from pixforge.executor_options import RayOption, WorkersOption
 from pixforge.errors import PixforgeError
+from pixforge.files import printable
 from pixforge.hookspecs import hookimpl
 
 from .models import DEFAULT_MODEL
@@ -28,7 +29,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def warn(message: str) -> None:
-    typer.echo(f"pixforge: warning: {message}", err=True)
+    typer.echo(f"pixforge: warning: {printable(message)}", err=True)
 
 
 @contextmanager
@@ -109,7 +110,7 @@ def classify_command(
                 writer.writerow([path, rank, label, f"{score:.6f}"])
     else:
         for row, path in enumerate(result.paths):
-            typer.echo(path)
+            typer.echo(printable(path))
             for label, score in result.top(row, top):
                 typer.echo(f"  {score:6.3f}  {label}")
     if not result.paths:
@@ -198,7 +199,8 @@ def search_command(
         if sheet is not None:
             title = f"{query!r}" if query is not None else f"like {image}"
             contact_sheet(
-                [(hit.path, f"{hit.rank}. {hit.score:.3f}\n{hit.path.name}") for hit in result.hits], sheet, title=title
+                [(hit.path, f"{hit.rank}. {hit.score:.3f}\n{printable(hit.path.name)}") for hit in result.hits], sheet,
+                title=title,
             )
     except PixforgeError as exc:
         fail(str(exc))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pixforge.errors import ConfigError
+from pixforge.files import printable
 from pixforge.pipeline import Pipeline
 
 from .backends import Backend, choose, make_backend
@@ -50,12 +51,18 @@ class SearchResult:
             "index": str(self.index),
             "model": self.model,
             "backend": self.backend,
-            "results": [{"rank": h.rank, "path": display_path(h.path), "score": round(h.score, 6)} for h in self.hits],
+            "results": [{"rank": h.rank, "path": shown_path(h.path), "score": round(h.score, 6)} for h in self.hits],
         }
 
 
 def display_path(path: Path) -> str:
-    """A path relative to the current folder when it lies below it, else absolute."""
+    """A path relative to the current folder when it lies below it, else absolute; control characters
+    escaped, so a newline in a file name cannot split a line of output."""
+    return printable(shown_path(path))
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the current folder when it lies below it, else absolute (as it is: for JSON)."""
     relative = os.path.relpath(path)
     return str(path.resolve()) if relative.startswith("..") else relative
 

@@ -112,7 +112,11 @@ def open_image(path: Path | str, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ValueError("not a regular file (a FIFO, socket, device or folder)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as img:
+        try:
+            opened = Image.open(path)
+        except Image.DecompressionBombError:  # PIL's own refusal, far above ours
+            raise ValueError(f"more than {max_pixels:,} pixels, the limit") from None
+        with opened as img:
             width, height = img.size
             if width * height > max_pixels:
                 raise ValueError(f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,}")

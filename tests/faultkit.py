@@ -83,3 +83,40 @@ def png_claiming(path: Path, width: int, height: int) -> Path:
 def leftovers(folder: Path) -> list[str]:
     """Temporary files of interrupted writes under ``folder`` (there must be none)."""
     return sorted(str(p) for p in folder.rglob("*") if p.name.endswith(".tmp") or ".tmp-" in p.name)
+
+
+class FifoWatch:
+    """A FIFO that nothing may read: a thread keeps offering its write end, so a reader that opens it is
+    released at once (the test cannot hang) and is caught (``opened`` turns true)."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.path = path
+        os.mkfifo(path)
+        self.opened = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._offer, daemon=True)
+
+    def _offer(self) -> None:
+        import errno
+        import time
+
+        while not self._stop.is_set():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno not in (errno.ENXIO, errno.ENOENT):
+                    raise
+                time.sleep(0.05)
+                continue
+            self.opened = True
+            os.close(fd)
+
+    def __enter__(self) -> FifoWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

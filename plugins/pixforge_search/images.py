@@ -78,7 +78,7 @@ def find_images(
         path = Path(text).expanduser()
         if path.is_dir():
             matches = walk_images(path, on_skip=on_skip)
-        elif path.exists() and not glob.has_magic(text):
+        elif path.exists():
             if not is_regular(path):
                 if on_skip is None:
                     raise ConfigError(f"'{printable(text)}' is not a regular file (a FIFO, socket or device)")

@@ -231,3 +231,13 @@ def test_weight_entries_cannot_reach_outside_the_cache(build) -> None:
 
 def test_an_open_clip_tag_may_keep_its_slash() -> None:
     assert WeightEntry("ViT-B-32/openai", "clip", open_clip=("ViT-B-32", "openai")).name == "ViT-B-32/openai"
+
+
+def test_the_trust_flag_reaches_the_render_and_is_not_read_back(tmp_path: Path, capsys, monkeypatch) -> None:
+    done = run_main(capsys, monkeypatch, "render", "x", *TINY, "--trust-checkpoint", "--out", str(tmp_path / "a"))
+    assert done.code == 0, done.explain()
+    saved = yaml.safe_load((tmp_path / "a" / "settings.yaml").read_text())
+    assert saved["generator"]["name"] == "vqgan" and saved["generator"]["settings"]["trust_checkpoint"] is True
+    with pytest.warns(PixforgeWarning, match="ignored generator.settings.trust_checkpoint"):
+        again = read_render_settings(tmp_path / "a" / "final.png")
+    assert "trust_checkpoint" not in again["generator"]["settings"]

@@ -226,3 +226,28 @@ def test_a_sheet_that_cannot_be_written_is_one_line(where: str, photos: Path, tm
     sheet = where.format(file=blocker)
     done = run_main(capsys, monkeypatch, "search", "red", "--index", str(photos), "--sheet", sheet)
     assert done.clean_failure and "nothing half-written" in done.err, done.explain()
+
+
+def test_readers_never_see_damage_while_a_writer_rebuilds(photos: Path) -> None:
+    make_images(photos, 10)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    writer = subprocess.Popen([*_index_cmd(photos), "--rebuild", "--batch-size", "1"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    reads = 0
+    try:
+        while writer.poll() is None:
+            ImageIndex.open(photos)  # raises if a reader ever saw a half-made index
+            reads += 1
+    finally:
+        writer.communicate(timeout=300)
+    assert writer.returncode == 0 and reads > 0
+
+
+def test_an_index_grants_no_trust(photos: Path) -> None:
+    header = header_of(photos)
+    header["model"]["settings"]["trust_checkpoint"] = True
+    (photos / DEFAULT_DIRNAME / HEADER).write_text(json.dumps(header))
+    from pixforge.errors import PixforgeWarning
+
+    with pytest.warns(PixforgeWarning, match="trust"):
+        assert "trust_checkpoint" not in ImageIndex.open(photos).model["settings"]

@@ -30,6 +30,7 @@ import numpy as np
 
 from pixforge.errors import ConfigError
 from pixforge.files import is_regular, printable
+from pixforge.trust import without_trust
 
 FORMAT = "pixforge-image-index"
 FORMAT_VERSION = 1
@@ -277,6 +278,7 @@ def read_header(folder: Path) -> dict[str, Any]:
     if missing:
         raise damaged(folder, f"the header lacks {', '.join(sorted(missing))}")
     check_header(folder, header)
+    header["model"] = without_trust(header["model"], f"index '{printable(folder)}'")  # an index grants no trust
     return header
 
 

@@ -15,9 +15,8 @@ import torch
 
 from .errors import ConfigError
 
-#: bytes a step keeps per canvas pixel (generator activations, forward and backward) and per cutout pixel
-#: (augmentations and the perceptor's activations); measured on the tiny and published models, rounded down
-CANVAS_BYTES_PER_PIXEL = 1024
+#: bytes a step keeps per cutout pixel (augmentations and the perceptor's activations); the canvas's share
+#: is the generator's own ``bytes_per_pixel``
 CUTOUT_BYTES_PER_PIXEL = 128
 GIB = 1024**3
 
@@ -40,21 +39,24 @@ def available_bytes(device: torch.device) -> int | None:
     return None
 
 
-def estimate_bytes(width: int, height: int, cutouts: int, input_sizes: Sequence[int], samples: int = 1) -> dict[str, int]:
+def estimate_bytes(
+    width: int, height: int, cutouts: int, input_sizes: Sequence[int], bytes_per_pixel: int, samples: int = 1
+) -> dict[str, int]:
     """Bytes a step of this render needs, by the setting that drives them (``size``, ``cutouts.count``)."""
-    canvas = width * height * CANVAS_BYTES_PER_PIXEL * samples
+    canvas = width * height * bytes_per_pixel * samples
     views = sum(cutouts * side * side * CUTOUT_BYTES_PER_PIXEL for side in set(input_sizes)) * samples
     return {"size": canvas, "cutouts.count": views}
 
 
 def check_fits(
-    width: int, height: int, cutouts: int, input_sizes: Sequence[int], device: torch.device, samples: int = 1
+    width: int, height: int, cutouts: int, input_sizes: Sequence[int], device: torch.device,
+    bytes_per_pixel: int = 1024, samples: int = 1,
 ) -> None:
     """Refuse a render whose estimate is over the memory free on its device, naming the setting to lower."""
     free = available_bytes(device)
     if free is None:
         return
-    parts = estimate_bytes(width, height, cutouts, input_sizes, samples)
+    parts = estimate_bytes(width, height, cutouts, input_sizes, bytes_per_pixel, samples)
     need = sum(parts.values())
     if need <= free:
         return

@@ -76,6 +76,9 @@ class Generator(nn.Module, ABC):
     #: the settings key that makes the generator render that many independent samples in one batch, so
     #: ``--candidates N`` costs one batched render instead of N; None: candidates are N seeded renders
     samples_setting: ClassVar[str | None] = None
+    #: about how many bytes a step keeps per canvas pixel (activations, forward and backward): the memory
+    #: estimate made before the first step (``pixforge.budget``); the default fits a small VQGAN decoder
+    bytes_per_pixel: ClassVar[int] = 1024
 
     def __init__(self, settings: StrictModel, context: BuildContext) -> None:
         super().__init__()

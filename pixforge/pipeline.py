@@ -140,7 +140,8 @@ class Pipeline:
         with run_folder_lock(run_dir), seeded(seed, device):
             components = self.build(config, device, run_dir, list(observers))
             config.size = (components.generator.width, components.generator.height)
-            check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors], device)
+            check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors],
+                       device, components.generator.bytes_per_pixel)
             settings_yaml = config_to_yaml(config)
             atomic_write_text(run_dir / "settings.yaml", settings_yaml)
             engine = Engine(

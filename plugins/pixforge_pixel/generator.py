@@ -62,6 +62,7 @@ class PixelGenerator(Generator):
 
     Settings = PixelSettings
     description = "a low-resolution colour grid, upsampled to the canvas (pixel art, fast)"
+    bytes_per_pixel = 64  # the upsampled canvas and its gradient, a few float32 copies
 
     def __init__(self, settings: PixelSettings, context: BuildContext) -> None:
         super().__init__(settings, context)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .errors import PixforgeError
+from .errors import PixforgeError, PixforgeWarning
+from .faults import describe_system_error, is_out_of_memory
+from .files import printable
 from .models_cli import models_app
 from .sweep_cli import sweep
 
@@ -69,6 +72,13 @@ def render(
         bool, typer.Option("--compile", help="torch.compile the generator and perceptors (GPU; slow first steps).")
     ] = False,
     profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage of the step took.")] = False,
+    trust_checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--trust-checkpoint",
+            help="Let components fully unpickle checkpoints (can run code from them); never read from files.",
+        ),
+    ] = False,
 ) -> None:
     """Render PROMPT to an image."""
     from .engine import RenderDiverged, RenderInterrupted
@@ -90,7 +100,7 @@ def render(
     try:
         pipeline = _pipeline(allow_download=False if no_download else None)
         if resume is not None:
-            result = pipeline.resume(resume, observers=[progress, stages])
+            result = pipeline.resume(resume, observers=[progress, stages], trust_checkpoint=trust_checkpoint)
         else:
             result = pipeline.render(
                 prompt,
@@ -100,6 +110,7 @@ def render(
                 observers=[progress, stages],
                 from_image=from_image,
                 candidates=candidates,
+                trust_checkpoint=trust_checkpoint,
                 **values,
             )
     except RenderInterrupted as stop:
@@ -113,7 +124,7 @@ def render(
     for rank, row in enumerate(result.extras.get("candidates", []), start=1):
         sample = f" sample {row['sample']}" if row.get("sample") is not None else ""
         typer.echo(f"#{rank} seed {row['seed']}{sample} score {row['score']:.4f}  {row['run_dir']}")
-    typer.echo(f"{result.final_path}  (seed {result.seed}, {result.steps_done} steps, loss {last:.4f})")
+    typer.echo(f"{printable(result.final_path)}  (seed {result.seed}, {result.steps_done} steps, loss {last:.4f})")
     if profile:
         typer.echo(format_profile(stages.summary()))
 
@@ -172,8 +183,17 @@ def _add_plugin_commands() -> None:
     manager.hook.register_commands(cli=app)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """pixforge's own warnings as one line on stderr; others as Python prints them."""
+    if issubclass(category, PixforgeWarning):
+        typer.echo(f"pixforge: warning: {message}", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pixforge`` script."""
+    warnings.showwarning = _show_warning
     _add_plugin_commands()
     try:
         app(args=argv, prog_name="pixforge")
@@ -183,6 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("pixforge: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a full or read-only disk, a bad --out, memory running out: one line
+        if not (isinstance(exc, OSError) or is_out_of_memory(exc)):
+            raise
+        typer.echo(f"pixforge: error: {describe_system_error(exc)}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

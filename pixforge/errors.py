@@ -18,6 +18,10 @@ class PluginError(PixforgeError):
     """A plugin that cannot be found or loaded."""
 
 
+class PixforgeWarning(UserWarning):
+    """Something a user should know that does not stop the command (the CLI prints it as one line)."""
+
+
 class RenderAborted(PixforgeError):
     """A render that stopped early (NaN loss, interrupt); its run folder keeps what it made."""
 

@@ -104,6 +104,40 @@ def models_verify(
         _fail(f"{len(corrupt)} corrupt file(s); run `pixforge models fetch --force NAME` to replace them")
 
 
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Model name or alias.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show one model: what it is, where its files are, its preprocessing and (word-level models) its vocabulary."""
+    from .weights import describe, lookup
+
+    try:
+        entry = lookup(_weights(), name)
+    except PixforgeError as exc:
+        _fail(str(exc))
+    row = describe(entry)
+    extra = {k: v for k, v in entry.extra.items() if k != "vocabulary"}
+    vocabulary = list(entry.extra.get("vocabulary", ()))
+    if as_json:
+        typer.echo(json.dumps({**row, "preprocess": dict(entry.preprocess), "extra": extra, "vocabulary": vocabulary},
+                              indent=2, default=str))
+        return
+    typer.echo(f"{row['name']}  ({row['kind']}, from {row['source']}, plugin {row['plugin'] or '-'})")
+    if row["description"]:
+        typer.echo(f"  {row['description']}")
+    if row["aliases"]:
+        typer.echo(f"  aliases: {', '.join(row['aliases'])}")
+    typer.echo(f"  size: {_human(row['size'])}, {'present' if row['present'] else 'not present'} at {row['location']}")
+    for file in row["files"]:
+        typer.echo(f"  file {file['name']}: {file['path']}")
+    if entry.preprocess:
+        typer.echo("  preprocessing: " + ", ".join(f"{k} {v}" for k, v in entry.preprocess.items()))
+    if vocabulary:
+        typer.echo(f"  vocabulary ({len(vocabulary)} words; any other word is read as unknown):")
+        typer.echo("    " + " ".join(vocabulary))
+
+
 @models_app.command("path")
 def models_path(name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
     """Print where each file of a model is, or where to put it by hand."""

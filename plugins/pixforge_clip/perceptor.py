@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from pixforge.components import BuildContext, Perceptor
-from pixforge.errors import ConfigError
+from pixforge.errors import ConfigError, PixforgeWarning
 from pixforge.precision import AUTOCAST_DTYPES, autocast_for
 from pixforge.settings import StrictModel
 from pixforge.weights import WeightEntry
@@ -142,9 +143,23 @@ class ClipPerceptor(Perceptor):
             features = self.model.encode_image(x.to(self.dtype))
         return F.normalize(features.float(), dim=-1)
 
+    def _warn_unknown_words(self, texts: list[str]) -> None:
+        """A word-vocabulary model (the tiny CLIPs) reads unknown words as ``<unk>``: say which, once per call."""
+        unknown = getattr(self.tokenizer, "unknown_words", None)
+        words = unknown(texts) if callable(unknown) else []
+        if words:
+            name = self.settings.model  # type: ignore[attr-defined]
+            warnings.warn(
+                f"{name} does not know the word{'s' if len(words) > 1 else ''} {', '.join(repr(w) for w in words)} "
+                f"(read as unknown); its vocabulary: `pixforge models show {name}`",
+                PixforgeWarning,
+                stacklevel=3,
+            )
+
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
         if missing:
+            self._warn_unknown_words(missing)
             with torch.no_grad():
                 tokens = self.tokenizer(missing).to(self.mean.device)
                 features = F.normalize(self.model.encode_text(tokens).float(), dim=-1)

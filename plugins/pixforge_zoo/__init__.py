@@ -17,9 +17,12 @@ from pixforge.weights import WeightEntry
 from .commands import register_commands
 
 TINY_CLIP = "pixforge-tiny-clip"
+TINY_CLIP_ROBUST = "pixforge-tiny-clip-robust"
 
 __all__ = [
     "TINY_CLIP",
+    "TINY_CLIP_ROBUST",
+    "load_shipped_robust_clip",
     "load_shipped_tiny_clip",
     "register_commands",
     "register_generators",
@@ -36,6 +39,13 @@ def load_shipped_tiny_clip(device: Any = "cpu") -> tuple:
     return load_tiny_clip(device)
 
 
+def load_shipped_robust_clip(device: Any = "cpu") -> tuple:
+    """The shipped adversarially fine-tuned tiny CLIP (same text tower and vocabulary), frozen, in eval mode."""
+    from .tiny_clip import ROBUST_WEIGHTS_DIR, load_tiny_clip
+
+    return load_tiny_clip(device, weights_dir=ROBUST_WEIGHTS_DIR)
+
+
 @hookimpl
 def register_generators(register: Callable[[str, type], None]) -> None:
     from .shapes import ShapesGenerator
@@ -45,18 +55,21 @@ def register_generators(register: Callable[[str, type], None]) -> None:
 
 @hookimpl
 def register_trainers(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    from .trainers import train_tiny_clip
+    from .trainers import train_tiny_clip, train_tiny_clip_robust
 
     register("tiny-clip", train_tiny_clip)
+    register("tiny-clip-robust", train_tiny_clip_robust)
 
 
 @hookimpl
 def register_models(register: Callable[[str, str, Callable[..., Any]], None]) -> None:
     register("clip", TINY_CLIP, load_shipped_tiny_clip)
+    register("clip", TINY_CLIP_ROBUST, load_shipped_robust_clip)
 
 
 @hookimpl
 def register_weights(register: Callable[[WeightEntry], None]) -> None:
-    from .catalog import tiny_clip_entry
+    from .catalog import robust_clip_entry, tiny_clip_entry
 
     register(tiny_clip_entry())
+    register(robust_clip_entry())

@@ -23,6 +23,9 @@ PACKAGE_DIR = Path(__file__).parent
 MODEL_NAME = "pixforge-tiny-clip"
 CONFIG_PATH = PACKAGE_DIR / "model_configs" / f"{MODEL_NAME}.json"
 WEIGHTS_DIR = PACKAGE_DIR / "weights" / "tiny-clip"
+#: the same model after adversarial fine-tuning of its image tower (``pixforge_zoo.train_robust``)
+ROBUST_WEIGHTS_DIR = PACKAGE_DIR / "weights" / "tiny-clip-robust"
+ROBUST_MODEL_NAME = "pixforge-tiny-clip-robust"
 WEIGHTS_FILE = "open_clip_model.safetensors"
 CONFIG_FILE = "open_clip_config.json"
 VOCAB_FILE = "vocab.json"
@@ -77,6 +80,11 @@ class WordTokenizer:
         """Word ids of ``text`` (no start/end tokens); unknown words become ``<unk>``."""
         return [self.encoder.get(word, self.unk_token_id) for word in self.split(text)]
 
+    def unknown_words(self, texts: Iterable[str]) -> list[str]:
+        """The words of ``texts`` outside the vocabulary, each once, in order of appearance."""
+        words = (word for text in texts for word in self.split(text))
+        return list(dict.fromkeys(word for word in words if word not in self.encoder))
+
     def decode(self, ids: Iterable[int]) -> str:
         """Words of ``ids``, leaving out padding and the start/end tokens."""
         skip = {self.pad_token_id, self.sot_token_id, self.eot_token_id}
@@ -123,7 +131,9 @@ def build_model(config: dict | None = None, seed: int = 0) -> nn.Module:
         return CLIP(**config)
 
 
-def save_weights(model: nn.Module, tokenizer: WordTokenizer, folder: Path, extra: dict | None = None) -> Path:
+def save_weights(
+    model: nn.Module, tokenizer: WordTokenizer, folder: Path, extra: dict | None = None, name: str = MODEL_NAME
+) -> Path:
     """Write ``folder`` with fp16 safetensors weights, the open_clip config (+ preprocessing) and the vocab."""
     from safetensors.torch import save_file
 
@@ -132,7 +142,7 @@ def save_weights(model: nn.Module, tokenizer: WordTokenizer, folder: Path, extra
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     # BatchNorm's step counters are integers: keep them out of the fp16 file
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt", "model": MODEL_NAME})
+    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt", "model": name})
     payload = {
         "model_cfg": read_model_config(),
         "preprocess_cfg": {"size": IMAGE_SIZE, "mean": list(MEAN), "std": list(STD)},

@@ -21,3 +21,10 @@ def train_tiny_clip(minutes: float, seed: int, out: Path | None) -> Path:
     from .train_clip import train_tiny_clip as run
 
     return run(minutes=minutes, seed=seed, out=out, log=lambda line: print(line, flush=True))
+
+
+def train_tiny_clip_robust(minutes: float, seed: int, out: Path | None) -> Path:
+    """Adversarial fine-tuning of the shipped tiny CLIP's image tower (see ``pixforge_zoo.train_robust``)."""
+    from .train_robust import train_robust_clip as run
+
+    return run(minutes=minutes, seed=seed, out=out, log=lambda line: print(line, flush=True))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .components import (  # noqa: E402
+from .components import (
     Augmentation,
     BuildContext,
     Generator,
@@ -17,12 +15,13 @@ from .components import (  # noqa: E402
     RunInfo,
     StepState,
 )
-from .config import RenderConfig, resolve_config  # noqa: E402
-from .engine import RenderDiverged, RenderInterrupted, RenderResult  # noqa: E402
-from .errors import ConfigError, PixforgeError, PluginError  # noqa: E402
-from .hookspecs import hookimpl  # noqa: E402
-from .pipeline import Pipeline, render  # noqa: E402
-from .settings import StrictModel  # noqa: E402
+from .config import RenderConfig, resolve_config
+from .engine import RenderDiverged, RenderInterrupted, RenderResult
+from .errors import ConfigError, PixforgeError, PluginError
+from .hookspecs import hookimpl
+from .pipeline import Pipeline, render
+from .settings import StrictModel
+from .version import __version__
 
 __all__ = [
     "Augmentation",

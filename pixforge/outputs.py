@@ -18,6 +18,7 @@ from PIL import Image, PngImagePlugin
 from .errors import ConfigError
 from .files import is_regular, ordinary_mode, printable
 from .trust import without_trust
+from .version import __version__
 
 SETTINGS_KEY = "pixforge:settings"
 SEED_KEY = "pixforge:seed"
@@ -152,8 +153,6 @@ def save_png(path: Path, image: torch.Tensor | Image.Image, text: dict[str, str]
 
 
 def render_metadata(settings_yaml: str, seed: int, prompt: str) -> dict[str, str]:
-    from . import __version__
-
     return {SETTINGS_KEY: settings_yaml, SEED_KEY: str(seed), VERSION_KEY: __version__, PROMPT_KEY: prompt}
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PixforgeError
+from ..version import __version__
 from .cache import OFFLINE_ENV, mismatch, offline
 from .entries import WeightFile
 from .progress import byte_progress
@@ -61,8 +62,6 @@ class FetchOptions:
 
 
 def _user_agent() -> str:
-    from .. import __version__
-
     return f"pixforge/{__version__} (+model download)"
 
 

@@ -16,10 +16,10 @@ from .components import (
     StepState,
 )
 from .config import RenderConfig, resolve_config
-from .engine import RenderDiverged, RenderInterrupted, RenderResult
 from .errors import ConfigError, PixforgeError, PluginError
 from .hookspecs import hookimpl
 from .pipeline import Pipeline, render
+from .results import RenderDiverged, RenderInterrupted, RenderResult
 from .settings import StrictModel
 from .version import __version__
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from .components import BuildContext, Perceptor
 from .config import RenderConfig
-from .engine import RenderResult
+from .results import RenderResult
 from .outputs import save_png, tensor_to_pil
 from .prompts import parse_prompts
 from .sheet import contact_sheet

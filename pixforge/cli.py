@@ -81,7 +81,7 @@ def render(
     ] = False,
 ) -> None:
     """Render PROMPT to an image."""
-    from .engine import RenderDiverged, RenderInterrupted
+    from .results import RenderDiverged, RenderInterrupted
     from .profiling import StageProfiler, format_profile
     from .progress import ProgressBar
 

@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from PIL import Image
 from torch import nn
 
 from .components import Generator, Loss, Observer, PerceptorSlot, RunContext, RunInfo, StepState
 from .cutouts import CutoutSettings, make_cutouts
-from .errors import ConfigError, RenderAborted
+from .errors import ConfigError
 from .faults import describe_system_error, is_out_of_memory
 from .optim import OptimizerSettings, make_optimizer
 from .outputs import save_png, tensor_to_pil
 from .profiling import StageProfiler
 from .prompts import PromptSet
+from .results import RenderDiverged, RenderInterrupted, RenderResult, Status
 from .resume import Checkpoint, capture_rng, restore_params, restore_rng, write_status
-
-Status = Literal["completed", "diverged", "interrupted", "failed"]
 
 
 @dataclass
@@ -48,44 +46,6 @@ class Components:
     observers: list[Observer]
     prompts: PromptSet
     init_image: torch.Tensor | None
-
-
-@dataclass
-class RenderResult:
-    """What a render made: the final image, where it lies, and how the losses went."""
-
-    image: Image.Image
-    tensor: torch.Tensor
-    run_dir: Path
-    losses: list[dict[str, float]]
-    seed: int
-    settings: dict[str, Any]
-    status: Status = "completed"
-    message: str = ""
-    steps_done: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: every sample ``[B, 3, H, W]`` of a generator that renders several at once; ``tensor`` is the first
-    samples: torch.Tensor | None = None
-
-    @property
-    def final_path(self) -> Path:
-        return self.run_dir / "final.png"
-
-
-class RenderDiverged(RenderAborted):
-    """The loss became NaN or infinite; the run folder keeps the last good image."""
-
-    def __init__(self, message: str, result: RenderResult) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class RenderInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a render; the run folder keeps the current image and the settings."""
-
-    def __init__(self, result: RenderResult) -> None:
-        super().__init__(f"interrupted at step {result.steps_done}; kept {result.final_path}")
-        self.result = result
 
 
 class Engine:

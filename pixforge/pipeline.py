@@ -18,7 +18,7 @@ from .devices import pick_device
 from .files import printable
 from .locks import run_folder_lock
 from .errors import ConfigError
-from .engine import Components, Engine, NamedLoss, RenderResult
+from .engine import Components, Engine, NamedLoss
 from .outputs import (
     atomic_write_text,
     load_image,
@@ -30,6 +30,7 @@ from .outputs import (
 from .plugins import Registry, default_registry
 from .prompts import PromptSet, parse_image_prompts, parse_noise_prompts, parse_prompts
 from .recording import FrameSaver, VideoWriter
+from .results import RenderResult
 from .resume import Checkpoint
 from .seeding import resolve_seed, seeded
 

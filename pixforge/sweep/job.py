@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..candidates import clip_score, perceptors_for
 from ..devices import pick_device
-from ..engine import RenderDiverged, RenderResult
+from ..results import RenderDiverged, RenderResult
 from ..errors import PixforgeError
 from ..outputs import atomic_write_text
 from ..trust import TRUST_KEYS

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .components import BuildContext, Perceptor
+from .components import Perceptor
 from .config import RenderConfig
 from .results import RenderResult
 from .outputs import save_png, tensor_to_pil
@@ -119,7 +119,3 @@ def write_ranking(run_dir: Path, ranked: list[Candidate]) -> Path:
     tmp.replace(run_dir / "final.png")
     return run_dir / "final.png"
 
-
-def perceptors_for(pipeline, config: RenderConfig, context: BuildContext) -> list[tuple[Perceptor, float]]:
-    """The render's perceptors (from the pipeline's cache, so nothing is loaded twice) with their weights."""
-    return [(pipeline.perceptor(spec, context), spec.weight) for spec in config.perceptors]

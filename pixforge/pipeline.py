@@ -11,7 +11,7 @@ import torch
 
 from .augment import compose
 from .budget import check_fits
-from .candidates import candidate_seeds, perceptors_for, rank_candidates, rank_samples, write_ranking
+from .candidates import candidate_seeds, rank_candidates, rank_samples, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
 from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, read_yaml, resolve_config
 from .devices import pick_device
@@ -180,12 +180,12 @@ class Pipeline:
                 self.render_config(config.model_copy(update={"seed": s}), run_dir / "candidates" / f"seed-{s}", observers)
                 for s in candidate_seeds(seed, count)
             ]
-            ranked = rank_candidates(results, config, perceptors_for(self, config, context))
+            ranked = rank_candidates(results, config, self.perceptors_for(config, context))
         else:
             generator = config.generator.model_copy(update={"settings": {**config.generator.settings, key: count}})
             batched = config.model_copy(update={"seed": seed, "generator": generator})
             result = self.render_config(batched, run_dir / "candidates" / "batch", observers)
-            ranked = rank_samples(result, config, perceptors_for(self, config, context))
+            ranked = rank_samples(result, config, self.perceptors_for(config, context))
         final = write_ranking(run_dir, ranked)
         return replace(
             ranked[0].result,
@@ -216,6 +216,11 @@ class Pipeline:
         cls = self.registry.get("perceptor", spec.name)
         perceptor = cls(component_settings(self.registry, "perceptor", spec), context)
         return perceptor.to(context.device)
+
+    def perceptors_for(self, config: RenderConfig, context: BuildContext) -> list[tuple[Perceptor, float]]:
+        """The render's perceptors with their weights, for scoring its images (from the model cache, so
+        nothing is loaded twice)."""
+        return [(self.perceptor(spec, context), spec.weight) for spec in config.perceptors]
 
     def build(
         self, config: RenderConfig, device: torch.device, run_dir: Path, extra_observers: list[Observer]

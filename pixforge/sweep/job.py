@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..candidates import clip_score, perceptors_for
+from ..candidates import clip_score
 from ..devices import pick_device
 from ..results import RenderDiverged, RenderResult
 from ..errors import PixforgeError
@@ -169,4 +169,4 @@ def _describe(result: JobResult, rendered: RenderResult, pipeline: Pipeline | No
 def _score(pipeline: Pipeline, rendered: RenderResult) -> float:
     config = pipeline.resolve(preset=rendered.settings)
     context = pipeline.context(config, pick_device(config.device))
-    return clip_score(rendered.tensor, config, perceptors_for(pipeline, config, context))
+    return clip_score(rendered.tensor, config, pipeline.perceptors_for(config, context))

@@ -15,10 +15,11 @@ from .components import (
     RunInfo,
     StepState,
 )
-from .config import RenderConfig, resolve_config
+from .config import RenderConfig
 from .errors import ConfigError, PixforgeError, PluginError
 from .hookspecs import hookimpl
 from .pipeline import Pipeline, render
+from .resolve import resolve_config
 from .results import RenderDiverged, RenderInterrupted, RenderResult
 from .settings import StrictModel
 from .version import __version__

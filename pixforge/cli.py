@@ -132,7 +132,7 @@ def render(
 @presets_app.command("list")
 def presets_list() -> None:
     """List the available presets."""
-    from .config import available_presets, preset_description
+    from .resolve import available_presets, preset_description
 
     try:
         registry = _pipeline().registry
@@ -148,7 +148,8 @@ def presets_show(
     resolved: Annotated[bool, typer.Option(help="Show every setting with its default filled in.")] = True,
 ) -> None:
     """Show a preset's settings (with `extends:` merged and defaults filled in)."""
-    from .config import config_to_yaml, resolve_config
+    from .config import config_to_yaml
+    from .resolve import resolve_config
 
     try:
         config = resolve_config(_pipeline().registry, name)

@@ -1,9 +1,12 @@
-"""Presets: YAML files → one validated RenderConfig, with ``extends:`` and ``--set dotted.path=value``."""
+"""The settings schema (RenderConfig), reading YAML, merging and ``--set dotted.path=value`` overrides.
+
+Nothing here knows the plugins: finding presets and validating component settings against the registry
+is ``pixforge.resolve``.
+"""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,12 +14,11 @@ import yaml
 from pydantic import Field, field_validator
 
 from .cutouts import CutoutSettings
-from .errors import ConfigError, PixforgeError, suggest
+from .errors import ConfigError, suggest
 from .files import is_regular
 from .optim import OptimizerSettings
-from .plugins import Registry
-from .settings import StrictModel, validate
-from .trust import grant_trust, without_trust
+from .settings import StrictModel
+from .trust import without_trust
 
 PRESET_SUFFIXES = (".yaml", ".yml")
 
@@ -106,42 +108,7 @@ def parse_size(value: Any) -> Any:
     return value
 
 
-# --- finding and reading presets ------------------------------------------------------------------
-
-
-def builtin_preset_dirs() -> list[Path]:
-    """The folders of the presets shipped with pixforge (the top-level ``presets/`` of the repo)."""
-    spec = importlib.util.find_spec("pixforge_presets")
-    if spec is None or spec.submodule_search_locations is None:
-        return []
-    return [Path(p) for p in spec.submodule_search_locations if Path(p).is_dir()]
-
-
-def preset_dirs(registry: Registry) -> list[Path]:
-    return builtin_preset_dirs() + list(registry.preset_dirs)
-
-
-def available_presets(registry: Registry) -> dict[str, Path]:
-    """Preset name → file; a plugin's folder may add presets but not replace a shipped one."""
-    found: dict[str, Path] = {}
-    for folder in preset_dirs(registry):
-        for path in sorted(folder.iterdir()):
-            if path.suffix in PRESET_SUFFIXES and path.stem not in found:
-                found[path.stem] = path
-    return found
-
-
-def find_preset(name_or_path: str | Path, registry: Registry) -> Path:
-    """A preset name or a path to a YAML file → the file; unknown names get a suggestion."""
-    candidate = Path(name_or_path).expanduser()
-    if candidate.suffix in PRESET_SUFFIXES or candidate.parent != Path("."):
-        if not candidate.is_file():
-            raise ConfigError(f"preset file '{name_or_path}' does not exist")
-        return candidate
-    presets = available_presets(registry)
-    if str(name_or_path) not in presets:
-        raise ConfigError(f"unknown preset '{name_or_path}'; {suggest(str(name_or_path), presets)}")
-    return presets[str(name_or_path)]
+# --- reading presets -----------------------------------------------------------------------------
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -186,37 +153,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def load_preset_data(name_or_path: str | Path, registry: Registry, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A preset's settings with its ``extends:`` chain merged in (the preset itself wins)."""
-    path = find_preset(name_or_path, registry).resolve()
-    if path in _chain:
-        cycle = " → ".join(p.stem for p in (*_chain, path))
-        raise ConfigError(f"{path}: 'extends' makes a cycle ({cycle})")
-    data = read_yaml(path)
-    data.pop("description", None)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ConfigError(f"{path}: 'extends' must name one preset, got {parent!r}")
-    base = load_preset_data(_relative(parent, path), registry, (*_chain, path))
-    return deep_merge(base, data)
-
-
-def _relative(parent: str, child: Path) -> str | Path:
-    """``extends: other.yaml`` is read relative to the preset that says it."""
-    if parent.endswith(PRESET_SUFFIXES) and not Path(parent).is_absolute():
-        return child.parent / parent
-    return parent
-
-
-def preset_description(path: Path) -> str:
-    try:
-        return str(read_yaml(path).get("description", "")).strip()
-    except ConfigError as exc:
-        return f"(broken: {exc})"
 
 
 # --- overrides ------------------------------------------------------------------------------------
@@ -279,72 +215,7 @@ def _list_index(items: list[Any], part: str, so_far: list[str], source: str) -> 
     raise ConfigError(f"{source}: no component '{part}' in '{'.'.join(so_far[:-1])}'; {suggest(part, [n for n in names if n])}")
 
 
-# --- resolving ------------------------------------------------------------------------------------
-
-
-def resolve_config(
-    registry: Registry,
-    preset: str | Path | dict[str, Any] = "default",
-    overrides: list[str] | None = None,
-    values: dict[str, Any] | None = None,
-    trust_checkpoint: bool = False,
-) -> RenderConfig:
-    """Preset + ``values`` (Python keyword overrides, dotted keys allowed) + ``--set`` overrides → a
-    RenderConfig whose component settings are validated and filled with their defaults.
-
-    ``trust_checkpoint`` (the user's ``--trust-checkpoint``) sets it on every component that has it.
-    """
-    if isinstance(preset, dict):
-        data, where = copy.deepcopy(preset), "settings"
-        data.pop("description", None)
-        if "extends" in data:
-            data = deep_merge(load_preset_data(data.pop("extends"), registry), data)
-    else:
-        where = f"preset '{preset}'"
-        data = load_preset_data(preset, registry)
-    for key, value in (values or {}).items():
-        apply_override(data, key.split("."), value, f"setting '{key}'")
-    for text in overrides or []:
-        path, value = parse_override(text)
-        apply_override(data, path, value, f"--set '{text}'")
-    if "generator" not in data:
-        raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")
-    if trust_checkpoint:
-        grant_trust(data, lambda kind, name: _setting_names(registry, kind, name))
-    config = validate(RenderConfig, data, where)
-    return fill_component_settings(config, registry)
-
-
-def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:
-    try:
-        return list(registry.get(kind, name).Settings.model_fields)
-    except PixforgeError:
-        return []  # an unknown name is reported with its suggestion by the validation below
-
-
-def fill_component_settings(config: RenderConfig, registry: Registry) -> RenderConfig:
-    """Validate every component's settings against its own model and store them with defaults filled in."""
-    groups: list[tuple[str, str, list[ComponentSpec]]] = [
-        ("generator", "generator", [config.generator]),
-        ("perceptor", "perceptors", config.perceptors),
-        ("loss", "losses", config.losses),
-        ("augmentation", "augmentations", config.augmentations),
-        ("observer", "observers", config.observers),
-    ]
-    for kind, key, specs in groups:
-        for spec in specs:
-            cls = registry.get(kind, spec.name)
-            settings = validate(cls.Settings, spec.settings, f"{key} '{spec.name}' settings")
-            spec.settings = settings.model_dump(mode="json")
-    return config
-
-
-def component_settings(registry: Registry, kind: str, spec: ComponentSpec) -> StrictModel:
-    """The validated Settings object for one component spec."""
-    cls = registry.get(kind, spec.name)
-    return validate(cls.Settings, spec.settings, f"{kind} '{spec.name}' settings")
-
-
 def config_to_yaml(config: RenderConfig) -> str:
+    """The settings as YAML, as settings.yaml and the final PNG carry them."""
     data = config.model_dump(mode="json")
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

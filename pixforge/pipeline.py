@@ -13,7 +13,7 @@ from .augment import compose
 from .budget import check_fits
 from .candidates import candidate_seeds, rank_candidates, rank_samples, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
-from .config import ComponentSpec, RenderConfig, component_settings, config_to_yaml, read_yaml, resolve_config
+from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
 from .devices import pick_device
 from .files import printable
 from .locks import run_folder_lock
@@ -30,6 +30,7 @@ from .outputs import (
 from .plugins import Registry, default_registry
 from .prompts import PromptSet, parse_image_prompts, parse_noise_prompts, parse_prompts
 from .recording import FrameSaver, VideoWriter
+from .resolve import component_settings, resolve_config
 from .results import RenderResult
 from .resume import Checkpoint
 from .seeding import resolve_seed, seeded

@@ -7,9 +7,10 @@ import torch
 from pydantic import Field
 
 from pixforge import Generator, StrictModel, hookimpl
-from pixforge.config import available_presets, parse_override, resolve_config
+from pixforge.config import parse_override
 from pixforge.errors import ConfigError, PluginError
 from pixforge.plugins import default_registry
+from pixforge.resolve import available_presets, resolve_config
 
 
 class GridSettings(StrictModel):
@@ -139,7 +140,7 @@ def test_parse_override_reads_yaml_values():
 def test_switching_component_name_drops_the_old_settings(registry, tmp_path):
     base = write(tmp_path / "b.yaml", "generator: {name: grid, settings: {grid: [8, 8]}}\n")
     other = write(tmp_path / "o.yaml", "extends: b.yaml\ngenerator: {name: grid2}\n")
-    from pixforge.config import load_preset_data
+    from pixforge.resolve import load_preset_data
 
     assert load_preset_data(other, registry)["generator"] == {"name": "grid2"}
     config = resolve_config(registry, base, values={"generator": {"name": "grid", "settings": {"sharpness": 3}}})

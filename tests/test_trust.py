@@ -12,7 +12,8 @@ from PIL import Image
 
 from faultkit import TINY, run_main, run_process
 from pixforge import Pipeline
-from pixforge.config import read_yaml, resolve_config
+from pixforge.config import read_yaml
+from pixforge.resolve import resolve_config
 from pixforge.errors import ConfigError, PixforgeWarning
 from pixforge.outputs import SETTINGS_KEY, png_bytes, read_render_settings
 from pixforge.resume import CHECKPOINT_NAME

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from pixforge.components import BuildContext, Perceptor
-from pixforge.config import ComponentSpec, component_settings
+from pixforge.config import ComponentSpec
+from pixforge.resolve import component_settings
 from pixforge.devices import pick_device
 from pixforge.pipeline import Pipeline
 

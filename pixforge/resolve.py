@@ -1,0 +1,161 @@
+"""Presets found through the plugins, and resolved against their components into one validated RenderConfig.
+
+A preset is a name (shipped, or from a plugin's folder) or a YAML file; ``extends:`` chains are merged,
+then Python values and ``--set`` overrides apply, and every component's settings are validated by its own
+``Settings`` model (``pixforge.config`` holds the plain schema, YAML and override parts).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from .config import (
+    PRESET_SUFFIXES,
+    ComponentSpec,
+    RenderConfig,
+    apply_override,
+    deep_merge,
+    parse_override,
+    read_yaml,
+)
+from .errors import ConfigError, PixforgeError, suggest
+from .plugins import Registry
+from .settings import StrictModel, validate
+from .trust import grant_trust
+
+# --- finding presets ------------------------------------------------------------------------------
+
+
+def builtin_preset_dirs() -> list[Path]:
+    """The folders of the presets shipped with pixforge (the top-level ``presets/`` of the repo)."""
+    spec = importlib.util.find_spec("pixforge_presets")
+    if spec is None or spec.submodule_search_locations is None:
+        return []
+    return [Path(p) for p in spec.submodule_search_locations if Path(p).is_dir()]
+
+
+def preset_dirs(registry: Registry) -> list[Path]:
+    return builtin_preset_dirs() + list(registry.preset_dirs)
+
+
+def available_presets(registry: Registry) -> dict[str, Path]:
+    """Preset name → file; a plugin's folder may add presets but not replace a shipped one."""
+    found: dict[str, Path] = {}
+    for folder in preset_dirs(registry):
+        for path in sorted(folder.iterdir()):
+            if path.suffix in PRESET_SUFFIXES and path.stem not in found:
+                found[path.stem] = path
+    return found
+
+
+def find_preset(name_or_path: str | Path, registry: Registry) -> Path:
+    """A preset name or a path to a YAML file → the file; unknown names get a suggestion."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix in PRESET_SUFFIXES or candidate.parent != Path("."):
+        if not candidate.is_file():
+            raise ConfigError(f"preset file '{name_or_path}' does not exist")
+        return candidate
+    presets = available_presets(registry)
+    if str(name_or_path) not in presets:
+        raise ConfigError(f"unknown preset '{name_or_path}'; {suggest(str(name_or_path), presets)}")
+    return presets[str(name_or_path)]
+
+
+def load_preset_data(name_or_path: str | Path, registry: Registry, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A preset's settings with its ``extends:`` chain merged in (the preset itself wins)."""
+    path = find_preset(name_or_path, registry).resolve()
+    if path in _chain:
+        cycle = " → ".join(p.stem for p in (*_chain, path))
+        raise ConfigError(f"{path}: 'extends' makes a cycle ({cycle})")
+    data = read_yaml(path)
+    data.pop("description", None)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: 'extends' must name one preset, got {parent!r}")
+    base = load_preset_data(_relative(parent, path), registry, (*_chain, path))
+    return deep_merge(base, data)
+
+
+def _relative(parent: str, child: Path) -> str | Path:
+    """``extends: other.yaml`` is read relative to the preset that says it."""
+    if parent.endswith(PRESET_SUFFIXES) and not Path(parent).is_absolute():
+        return child.parent / parent
+    return parent
+
+
+def preset_description(path: Path) -> str:
+    try:
+        return str(read_yaml(path).get("description", "")).strip()
+    except ConfigError as exc:
+        return f"(broken: {exc})"
+
+
+# --- resolving ------------------------------------------------------------------------------------
+
+
+def resolve_config(
+    registry: Registry,
+    preset: str | Path | dict[str, Any] = "default",
+    overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+    trust_checkpoint: bool = False,
+) -> RenderConfig:
+    """Preset + ``values`` (Python keyword overrides, dotted keys allowed) + ``--set`` overrides → a
+    RenderConfig whose component settings are validated and filled with their defaults.
+
+    ``trust_checkpoint`` (the user's ``--trust-checkpoint``) sets it on every component that has it.
+    """
+    if isinstance(preset, dict):
+        data, where = copy.deepcopy(preset), "settings"
+        data.pop("description", None)
+        if "extends" in data:
+            data = deep_merge(load_preset_data(data.pop("extends"), registry), data)
+    else:
+        where = f"preset '{preset}'"
+        data = load_preset_data(preset, registry)
+    for key, value in (values or {}).items():
+        apply_override(data, key.split("."), value, f"setting '{key}'")
+    for text in overrides or []:
+        path, value = parse_override(text)
+        apply_override(data, path, value, f"--set '{text}'")
+    if "generator" not in data:
+        raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")
+    if trust_checkpoint:
+        grant_trust(data, lambda kind, name: _setting_names(registry, kind, name))
+    config = validate(RenderConfig, data, where)
+    return fill_component_settings(config, registry)
+
+
+def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:
+    try:
+        return list(registry.get(kind, name).Settings.model_fields)
+    except PixforgeError:
+        return []  # an unknown name is reported with its suggestion by the validation below
+
+
+def fill_component_settings(config: RenderConfig, registry: Registry) -> RenderConfig:
+    """Validate every component's settings against its own model and store them with defaults filled in."""
+    groups: list[tuple[str, str, list[ComponentSpec]]] = [
+        ("generator", "generator", [config.generator]),
+        ("perceptor", "perceptors", config.perceptors),
+        ("loss", "losses", config.losses),
+        ("augmentation", "augmentations", config.augmentations),
+        ("observer", "observers", config.observers),
+    ]
+    for kind, key, specs in groups:
+        for spec in specs:
+            cls = registry.get(kind, spec.name)
+            settings = validate(cls.Settings, spec.settings, f"{key} '{spec.name}' settings")
+            spec.settings = settings.model_dump(mode="json")
+    return config
+
+
+def component_settings(registry: Registry, kind: str, spec: ComponentSpec) -> StrictModel:
+    """The validated Settings object for one component spec."""
+    cls = registry.get(kind, spec.name)
+    return validate(cls.Settings, spec.settings, f"{kind} '{spec.name}' settings")

@@ -1,8 +1,8 @@
 """The contracts every plugin component fulfils: generators, perceptors, losses, augmentations, observers.
 
 The engine talks to components only through these classes, so it never needs to know a plugin by name.
-A component declares its settings as a ``Settings`` class (a strict pydantic model) and receives an
-instance of it when it is built.
+A component declares its settings as a ``Settings`` class (a strict pydantic model) and is built as
+``cls(settings, context)`` with an instance of it and the BuildContext (``pixforge.kinds`` lists the kinds).
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class Augmentation(ABC):
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
 
-    def __init__(self, settings: StrictModel) -> None:
+    def __init__(self, settings: StrictModel, context: BuildContext | None = None) -> None:
         self.settings = settings
 
     @abstractmethod
@@ -225,7 +225,7 @@ class Observer:
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
 
-    def __init__(self, settings: StrictModel | None = None) -> None:
+    def __init__(self, settings: StrictModel | None = None, context: BuildContext | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
 
     def on_start(self, run: RunInfo) -> None:
@@ -237,11 +237,3 @@ class Observer:
     def on_end(self, run: RunInfo, final_image: torch.Tensor) -> None:
         """Called once when the render ends, also after an interrupt or a diverged loss."""
 
-
-COMPONENT_KINDS: dict[str, type] = {
-    "generator": Generator,
-    "perceptor": Perceptor,
-    "loss": Loss,
-    "augmentation": Augmentation,
-    "observer": Observer,
-}

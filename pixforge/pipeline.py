@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .augment import compose
 from .budget import check_fits
@@ -16,6 +17,7 @@ from .components import BuildContext, ModelCache, Observer, Perceptor, Perceptor
 from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
 from .devices import pick_device
 from .files import printable
+from .kinds import KINDS
 from .locks import run_folder_lock
 from .errors import ConfigError
 from .engine import Components, Engine, NamedLoss
@@ -212,11 +214,16 @@ class Pipeline:
             allow_download=self.allow_download,
         )
 
+    def build_component(self, kind: str, spec: ComponentSpec, context: BuildContext) -> Any:
+        """One component, built as every kind is: ``cls(settings, context)`` with its validated settings,
+        moved to the context's device when it is a torch module."""
+        cls = self.registry.get(kind, spec.name)
+        component = cls(component_settings(self.registry, kind, spec), context)
+        return component.to(context.device) if isinstance(component, nn.Module) else component
+
     def perceptor(self, spec: ComponentSpec, context: BuildContext) -> Perceptor:
         """Build (or reuse from the cache) one perceptor; the search pack uses this too."""
-        cls = self.registry.get("perceptor", spec.name)
-        perceptor = cls(component_settings(self.registry, "perceptor", spec), context)
-        return perceptor.to(context.device)
+        return self.build_component("perceptor", spec, context)
 
     def perceptors_for(self, config: RenderConfig, context: BuildContext) -> list[tuple[Perceptor, float]]:
         """The render's perceptors with their weights, for scoring its images (from the model cache, so
@@ -226,29 +233,25 @@ class Pipeline:
     def build(
         self, config: RenderConfig, device: torch.device, run_dir: Path, extra_observers: list[Observer]
     ) -> Components:
-        """Build every component the settings name, and initialise the generator."""
-        reg = self.registry
+        """Build every component the settings name (kind by kind, in ``KINDS`` order), and initialise the generator."""
         context = self.context(config, device)
-        generator_cls = reg.get("generator", config.generator.name)
-        generator = generator_cls(component_settings(reg, "generator", config.generator), context).to(device)
-
+        built = {
+            kind.name: [self.build_component(kind.name, spec, context) for spec in kind.specs(config)]
+            for kind in KINDS
+        }
+        generator = built["generator"][0]
         perceptors = [
-            PerceptorSlot(key, self.perceptor(spec, context), spec.weight)
-            for key, spec in zip(unique_keys([p.name for p in config.perceptors]), config.perceptors)
+            PerceptorSlot(key, perceptor, spec.weight)
+            for key, perceptor, spec in zip(
+                unique_keys([p.name for p in config.perceptors]), built["perceptor"], config.perceptors
+            )
         ]
         losses = [
-            NamedLoss(key, spec.weight, reg.get("loss", spec.name)(component_settings(reg, "loss", spec), context))
-            for key, spec in zip(unique_keys([s.name for s in config.losses]), config.losses)
+            NamedLoss(key, spec.weight, loss)
+            for key, loss, spec in zip(unique_keys([s.name for s in config.losses]), built["loss"], config.losses)
         ]
-        augment = compose(
-            [
-                reg.get("augmentation", spec.name)(component_settings(reg, "augmentation", spec)).build()
-                for spec in config.augmentations
-            ]
-        ).to(device)
-        observers: list[Observer] = [
-            reg.get("observer", spec.name)(component_settings(reg, "observer", spec)) for spec in config.observers
-        ]
+        augment = compose([augmentation.build() for augmentation in built["augmentation"]]).to(device)
+        observers: list[Observer] = list(built["observer"])
         # a video needs frames on disk: every step's when save_every is not set
         every = config.save_every or (1 if config.video.enabled else 0)
         if every:

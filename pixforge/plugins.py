@@ -19,24 +19,16 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
-from .components import COMPONENT_KINDS
 from .errors import PluginError, suggest
+from .kinds import KINDS, ComponentKind
+from .registration import Claims, call_each_plugin, require
+from .weights import collect as collect_weights
 
 if TYPE_CHECKING:
     from .weights import WeightEntry
 
 ENTRY_POINT_GROUP = "pixforge"
 FIRST_PARTY_DISTRIBUTION = "pixforge"
-
-#: hook name that fills each kind of component
-_KIND_HOOKS = {
-    "generator": "register_generators",
-    "perceptor": "register_perceptors",
-    "loss": "register_losses",
-    "augmentation": "register_augmentations",
-    "observer": "register_observers",
-}
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -164,50 +156,51 @@ def make_manager(extra_plugins: Iterable[Any] = (), load_entry_points: bool = Tr
 
 
 def build_registry(manager: Manager) -> Registry:
-    """Ask every plugin to register its components and preset folders."""
+    """Ask every plugin to register its components, preset folders, named models, trainers and weights."""
     registry = Registry(manager=manager)
-    for kind, hook_name in _KIND_HOOKS.items():
-        entries: dict[str, Entry] = {}
-        base = COMPONENT_KINDS[kind]
-        hook = getattr(manager.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            plugin_name = impl.plugin_name
+    for kind in KINDS:
+        registry.components[kind.name] = _collect_components(manager, kind)
+    call_each_plugin(manager, "register_preset_dirs", lambda plugin: lambda path: registry.preset_dirs.append(Path(path)))
 
-            def register(name: str, cls: type, _plugin: str = plugin_name, _kind: str = kind) -> None:
-                if not (isinstance(cls, type) and issubclass(cls, base)):
-                    raise PluginError(
-                        f"plugin '{_plugin}' registered {_kind} '{name}' as {cls!r}, "
-                        f"which is not a subclass of pixforge.{base.__name__}"
-                    )
-                if name in entries and entries[name].cls is not cls:
-                    raise PluginError(
-                        f"{_kind} '{name}' is registered twice: by plugin '{entries[name].plugin}' "
-                        f"and by plugin '{_plugin}'; uninstall one or restrict PIXFORGE_LOAD_PLUGINS"
-                    )
-                entries[name] = Entry(name=name, kind=_kind, cls=cls, plugin=_plugin)
+    model_claims: dict[str, Claims] = {}
 
-            impl.function(register=register)
-        registry.components[kind] = entries
-    manager.hook.register_preset_dirs(register=lambda path: registry.preset_dirs.append(Path(path)))
+    def model_register(plugin: str) -> Callable[[str, str, Callable[..., Any]], None]:
+        def register(kind: str, name: str, loader: Callable[..., Any]) -> None:
+            model_claims.setdefault(kind, Claims(f"{kind} model")).claim(name, loader, plugin)
+            registry.models.setdefault(kind, {})[name] = loader
 
-    def register_model(kind: str, name: str, loader: Callable[..., Any]) -> None:
-        known = registry.models.setdefault(kind, {})
-        if name in known and known[name] is not loader:
-            raise PluginError(f"{kind} model '{name}' is registered twice; uninstall one of the plugins")
-        known[name] = loader
+        return register
 
-    manager.hook.register_models(register=register_model)
+    call_each_plugin(manager, "register_models", model_register)
+    trainer_claims = Claims("trainer")
 
-    def register_trainer(name: str, trainer: Callable[..., Any]) -> None:
-        if name in registry.trainers and registry.trainers[name] is not trainer:
-            raise PluginError(f"trainer '{name}' is registered twice; uninstall one of the plugins")
-        registry.trainers[name] = trainer
+    def trainer_register(plugin: str) -> Callable[[str, Callable[..., Any]], None]:
+        def register(name: str, trainer: Callable[..., Any]) -> None:
+            trainer_claims.claim(name, trainer, plugin)
+            registry.trainers[name] = trainer
 
-    manager.hook.register_trainers(register=register_trainer)
-    from .weights import collect as collect_weights
+        return register
 
+    call_each_plugin(manager, "register_trainers", trainer_register)
     registry.weights = collect_weights(manager)
     return registry
+
+
+def _collect_components(manager: Manager, kind: ComponentKind) -> dict[str, Entry]:
+    """Every component of one kind the plugins register, checked against the kind's base class."""
+    entries: dict[str, Entry] = {}
+    claims = Claims(kind.name)
+
+    def make_register(plugin: str) -> Callable[[str, type], None]:
+        def register(name: str, cls: type) -> None:
+            require(plugin, f"{kind.name} '{name}'", cls, kind.base, as_class=True)
+            claims.claim(name, cls, plugin)
+            entries[name] = Entry(name=name, kind=kind.name, cls=cls, plugin=plugin)
+
+        return register
+
+    call_each_plugin(manager, kind.hook, make_register)
+    return entries
 
 
 def default_registry(extra_plugins: Iterable[Any] = ()) -> Registry:

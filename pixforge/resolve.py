@@ -22,6 +22,7 @@ from .config import (
     read_yaml,
 )
 from .errors import ConfigError, PixforgeError, suggest
+from .kinds import KINDS
 from .plugins import Registry
 from .settings import StrictModel, validate
 from .trust import grant_trust
@@ -126,7 +127,8 @@ def resolve_config(
     if "generator" not in data:
         raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")
     if trust_checkpoint:
-        grant_trust(data, lambda kind, name: _setting_names(registry, kind, name))
+        groups = [(kind.name, kind.field) for kind in KINDS]
+        grant_trust(data, groups, lambda kind, name: _setting_names(registry, kind, name))
     config = validate(RenderConfig, data, where)
     return fill_component_settings(config, registry)
 
@@ -140,17 +142,10 @@ def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:
 
 def fill_component_settings(config: RenderConfig, registry: Registry) -> RenderConfig:
     """Validate every component's settings against its own model and store them with defaults filled in."""
-    groups: list[tuple[str, str, list[ComponentSpec]]] = [
-        ("generator", "generator", [config.generator]),
-        ("perceptor", "perceptors", config.perceptors),
-        ("loss", "losses", config.losses),
-        ("augmentation", "augmentations", config.augmentations),
-        ("observer", "observers", config.observers),
-    ]
-    for kind, key, specs in groups:
-        for spec in specs:
-            cls = registry.get(kind, spec.name)
-            settings = validate(cls.Settings, spec.settings, f"{key} '{spec.name}' settings")
+    for kind in KINDS:
+        for spec in kind.specs(config):
+            cls = registry.get(kind.name, spec.name)
+            settings = validate(cls.Settings, spec.settings, f"{kind.field} '{spec.name}' settings")
             spec.settings = settings.model_dump(mode="json")
     return config
 

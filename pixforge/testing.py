@@ -31,12 +31,10 @@ from torch import nn
 
 from .augment import compose
 from .components import (
-    Augmentation,
     BuildContext,
     Generator,
     Loss,
     ModelCache,
-    Observer,
     Perceptor,
     PerceptorSlot,
     RunContext,
@@ -45,6 +43,7 @@ from .components import (
 )
 from .errors import ConfigError
 from .hookspecs import Register, hookimpl
+from .kinds import KINDS
 from .prompts import PromptSet, Weighted
 from .settings import StrictModel, validate
 
@@ -63,8 +62,6 @@ def tiny_context(width: int = 32, height: int = 32, device: str | torch.device =
 def build_component(cls: type, settings: dict[str, Any] | None = None, context: BuildContext | None = None) -> Any:
     """Validate ``settings`` against ``cls.Settings`` and build ``cls`` as the engine would."""
     validated = validate(cls.Settings, settings or {}, f"{cls.__name__} settings")
-    if issubclass(cls, (Augmentation, Observer)):
-        return cls(validated)
     return cls(validated, context if context is not None else tiny_context())
 
 
@@ -514,11 +511,5 @@ class ObserverContract(ComponentContract):
         assert torch.equal(final, before[:1])
 
 
-#: the contract for each component kind, as named in the registry
-CONTRACTS: dict[str, type[ComponentContract]] = {
-    "generator": GeneratorContract,
-    "perceptor": PerceptorContract,
-    "loss": LossContract,
-    "augmentation": AugmentationContract,
-    "observer": ObserverContract,
-}
+#: the contract for each component kind, as named in the registry (``pixforge.kinds`` names the class)
+CONTRACTS: dict[str, type[ComponentContract]] = {kind.name: globals()[kind.contract] for kind in KINDS}

@@ -9,7 +9,7 @@ folder's settings.yaml) passes through ``without_trust`` first, which drops thos
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from .errors import PixforgeWarning
@@ -56,12 +56,15 @@ def without_trust(data: Any, source: str) -> Any:
     return cleaned
 
 
-def grant_trust(data: dict[str, Any], fields_of: Callable[[str, str], Collection[str]]) -> dict[str, Any]:
+def grant_trust(
+    data: dict[str, Any], groups: Iterable[tuple[str, str]], fields_of: Callable[[str, str], Collection[str]]
+) -> dict[str, Any]:
     """Set every trust key the render's components declare to true: the user gave ``--trust-checkpoint``.
 
-    ``fields_of(kind, name)`` gives the setting names of a component (``("generator", "vqgan")``).
+    ``groups`` are the (component kind, settings key) pairs a render names components under
+    (``("loss", "losses")``); ``fields_of(kind, name)`` gives the setting names of a component.
     """
-    for kind, key in GROUPS:
+    for kind, key in groups:
         specs = data.get(key)
         for spec in specs if isinstance(specs, list) else [specs]:
             if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
@@ -72,7 +75,3 @@ def grant_trust(data: dict[str, Any], fields_of: Callable[[str, str], Collection
                 spec["settings"] = {**(settings if isinstance(settings, dict) else {}), **dict.fromkeys(wanted, True)}
     return data
 
-
-#: (component kind, settings key) of every component a render names
-GROUPS = (("generator", "generator"), ("perceptor", "perceptors"), ("loss", "losses"),
-          ("augmentation", "augmentations"), ("observer", "observers"))

@@ -115,3 +115,51 @@ def test_settings_base_is_strict():
 def test_loss_contract_is_abstract():
     with pytest.raises(TypeError):
         Loss(StrictModel(), None)  # type: ignore[abstract]
+
+
+def test_trace_shows_every_registration_hook(monkeypatch, capsys):
+    """PIXFORGE_TRACE_PLUGINS prints the per-plugin registration calls too (components and weights)."""
+    from pixforge.weights import WeightEntry, WeightFile
+
+    class Traced:
+        @hookimpl
+        def register_generators(self, register):
+            register("one", OneGen)
+
+        @hookimpl
+        def register_weights(self, register):
+            file = WeightFile("w.bin", urls=("https://example.org/w.bin",))
+            register(WeightEntry(name="traced-weights", kind="clip", files=(file,)))
+
+    monkeypatch.setenv("PIXFORGE_TRACE_PLUGINS", "1")
+    build_registry(make_manager([Traced()], load_entry_points=False))
+    err = capsys.readouterr().err
+    assert "register_generators" in err and "register_weights" in err
+
+
+class Trains:
+    def __init__(self, tag):
+        self.tag = tag
+
+    @hookimpl
+    def register_trainers(self, register):
+        register("same", lambda **kwargs: self.tag)
+
+
+class Models:
+    def __init__(self, tag):
+        self.tag = tag
+
+    @hookimpl
+    def register_models(self, register):
+        register("clip", "same", lambda device: self.tag)
+
+
+@pytest.mark.parametrize(("plugin", "what"), [(Trains, "trainer"), (Models, "clip model")])
+def test_a_name_two_plugins_register_names_both(plugin, what):
+    manager = make_manager(load_entry_points=False)
+    manager.register(plugin("a"), name="first-plugin")
+    manager.register(plugin("b"), name="second-plugin")
+    message = f"{what} 'same' is registered twice: by plugin 'first-plugin' and by plugin 'second-plugin'"
+    with pytest.raises(PluginError, match=message):
+        build_registry(manager)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, PluginError, suggest
+from ..errors import ConfigError, suggest
+from ..registration import Claims, call_each_plugin, require
 from .cache import file_path, offline
 from .download import FetchOptions, fetch_file
 from .entries import WeightEntry
@@ -19,23 +20,18 @@ if TYPE_CHECKING:
 def collect(manager: pluggy.PluginManager) -> dict[str, WeightEntry]:
     """Every entry from the ``register_weights`` hook; a name (or alias) registered twice is a PluginError."""
     entries: dict[str, WeightEntry] = {}
-    owners: dict[str, str] = {}  # name or alias → the entry name that owns it
-    for impl in manager.hook.register_weights.get_hookimpls():
+    claims = Claims("model")
 
-        def register(entry: WeightEntry, _plugin: str = impl.plugin_name) -> None:
-            if not isinstance(entry, WeightEntry):
-                raise PluginError(f"plugin '{_plugin}' registered {entry!r} as weights, not a pixforge WeightEntry")
+    def make_register(plugin: str) -> Callable[[WeightEntry], None]:
+        def register(entry: WeightEntry) -> None:
+            require(plugin, "model weights", entry, WeightEntry, as_class=False)
             for key in (entry.name, *entry.aliases):
-                if key in owners:
-                    other = entries[owners[key]].plugin
-                    raise PluginError(
-                        f"model '{key}' is registered twice: by plugin '{other}' and by plugin '{_plugin}'; "
-                        "uninstall one or restrict PIXFORGE_LOAD_PLUGINS"
-                    )
-                owners[key] = entry.name
-            entries[entry.name] = replace(entry, plugin=_plugin)
+                claims.claim(key, entry, plugin)
+            entries[entry.name] = replace(entry, plugin=plugin)
 
-        impl.function(register=register)
+        return register
+
+    call_each_plugin(manager, "register_weights", make_register)
     return entries
 
 

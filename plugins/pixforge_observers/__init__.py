@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pixforge.components import Observer, RunInfo, StepState
+from pixforge.components import BuildContext, Observer, RunInfo, StepState
 from pixforge.hookspecs import hookimpl
+from pixforge.settings import StrictModel
 
 
 class LossLog(Observer):
@@ -14,8 +15,8 @@ class LossLog(Observer):
 
     description = "write each step's losses to losses.csv in the run folder"
 
-    def __init__(self, settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: StrictModel | None = None, context: BuildContext | None = None) -> None:
+        super().__init__(settings, context)
         self.path: Path | None = None
         self.columns: list[str] | None = None
 

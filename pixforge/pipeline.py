@@ -12,6 +12,7 @@ from torch import nn
 
 from .augment import compose
 from .budget import check_fits
+from .canvas import round_to_multiple
 from .candidates import candidate_seeds, rank_candidates, rank_samples, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
 from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
@@ -36,11 +37,6 @@ from .resolve import component_settings, resolve_config
 from .results import RenderResult
 from .resume import Checkpoint
 from .seeding import resolve_seed, seeded
-
-
-def round_to_multiple(value: int, multiple: int) -> int:
-    """The nearest multiple of ``multiple`` (at least one multiple)."""
-    return max(multiple, int(round(value / multiple)) * multiple)
 
 
 def unique_keys(names: Sequence[str]) -> list[str]:

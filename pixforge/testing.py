@@ -30,6 +30,7 @@ from pydantic import Field
 from torch import nn
 
 from .augment import compose
+from .canvas import round_to_multiple
 from .components import (
     BuildContext,
     Generator,
@@ -284,14 +285,14 @@ class ComponentContract:
 class GeneratorContract(ComponentContract):
     """A generator renders ``[B, 3, H, W]`` in 0..1 at the context's size, with gradients to its parameters."""
 
-    #: canvas (width, height); not square, so swapped sides show; rounded up to ``size_multiple``
+    #: canvas (width, height); not square, so swapped sides show; rounded to ``size_multiple`` as the pipeline does
     canvas: ClassVar[tuple[int, int]] = (40, 24)
     #: largest mean absolute error allowed when ``init(image)`` reproduces a smooth picture; None skips
     reproduce_tolerance: ClassVar[float | None] = 0.1
 
     def _context(self, cls: type) -> BuildContext:
         multiple = max(1, int(getattr(cls, "size_multiple", 1)))
-        width, height = (-(-side // multiple) * multiple for side in self.canvas)
+        width, height = (round_to_multiple(side, multiple) for side in self.canvas)
         return tiny_context(width, height)
 
     def _build(self, cls: type, settings: dict[str, Any], seed: int = 0) -> Generator:

@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
+from pixforge.canvas import round_to_multiple
 from pixforge.components import BuildContext, ModelCache
 from pixforge.errors import ConfigError, PixforgeError
-from pixforge.pipeline import round_to_multiple
 from pixforge.testing import GeneratorContract, build_component, seeded, tiny_context
 from pixforge_vqgan import VQGANGenerator
 from pixforge_vqgan.catalog import TINY_WEIGHTS

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
+from pixforge.canvas import round_to_multiple
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.settings import StrictModel
@@ -73,11 +74,6 @@ def cache_key(settings: DVAESettings, device: torch.device) -> tuple[Any, ...]:
     return ("dvae", source, settings.trust_checkpoint, str(device))
 
 
-def round_up(value: int, multiple: int) -> int:
-    """The nearest multiple of ``multiple`` (at least one), as the pipeline rounds canvas sides."""
-    return max(multiple, int(round(value / multiple)) * multiple)
-
-
 class DVAEGenerator(Generator):
     """Token logits ``[B, V, H/8, W/8]`` decoded by a frozen dall-e decoder into ``[B, 3, H, W]`` in 0..1."""
 
@@ -100,8 +96,8 @@ class DVAEGenerator(Generator):
         )
         # kept out of the module tree: the shared, frozen model is neither optimised, moved nor saved
         object.__setattr__(self, "dvae", model)
-        self.width = round_up(context.width, FACTOR)
-        self.height = round_up(context.height, FACTOR)
+        self.width = round_to_multiple(context.width, FACTOR)
+        self.height = round_to_multiple(context.height, FACTOR)
         shape = (settings.batch, model.vocab_size, self.height // FACTOR, self.width // FACTOR)
         self.logits = nn.Parameter(torch.zeros(shape, device=context.device))
         self.steps_done = 0

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
+from pixforge.canvas import round_to_multiple
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.noise import gradient_images, pixel_noise
@@ -76,11 +77,6 @@ def cache_key(files: ModelFiles, trust: bool, device: torch.device) -> tuple[Any
     return ("vqgan", str(files.config), str(files.checkpoint), trust, str(device))
 
 
-def nearest_multiple(value: int, multiple: int) -> int:
-    """The nearest multiple of ``multiple`` (at least one), as the pipeline rounds canvas sides."""
-    return max(multiple, int(round(value / multiple)) * multiple)
-
-
 class VQGANGenerator(Generator):
     """A latent ``z`` decoded by a frozen taming VQGAN; ``forward`` renders ``[1, 3, H, W]`` in 0..1."""
 
@@ -116,8 +112,8 @@ class VQGANGenerator(Generator):
         self.factor = model.spec.factor
         wide = int(model.spec.ddconfig["ch"]) >= CHANNELS_LAST_WIDTH
         self.channels_last = settings.channels_last if settings.channels_last is not None else wide
-        self.width = nearest_multiple(context.width, self.factor)
-        self.height = nearest_multiple(context.height, self.factor)
+        self.width = round_to_multiple(context.width, self.factor)
+        self.height = round_to_multiple(context.height, self.factor)
         self.pad = settings.margin * self.factor
         cells = settings.margin * 2
         shape = (1, model.spec.latent_channels, self.height // self.factor + cells, self.width // self.factor + cells)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .console import error_line, fail, warn
 from .errors import PixforgeError, PixforgeWarning
 from .faults import describe_system_error, is_out_of_memory
 from .files import printable
@@ -29,11 +30,6 @@ app.add_typer(presets_app, name="presets")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(models_app, name="models")
 app.command("sweep")(sweep)
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"pixforge: error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _pipeline(allow_download: bool | None = None):
@@ -187,7 +183,7 @@ def _add_plugin_commands() -> None:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     """pixforge's own warnings as one line on stderr; others as Python prints them."""
     if issubclass(category, PixforgeWarning):
-        typer.echo(f"pixforge: warning: {message}", err=True)
+        warn(str(message))
     else:
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
@@ -199,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="pixforge")
     except PixforgeError as exc:  # raised outside a command (e.g. while a plugin adds its commands)
-        typer.echo(f"pixforge: error: {exc}", err=True)
+        error_line(str(exc))
         sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("pixforge: interrupted", err=True)
@@ -207,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a full or read-only disk, a bad --out, memory running out: one line
         if not (isinstance(exc, OSError) or is_out_of_memory(exc)):
             raise
-        typer.echo(f"pixforge: error: {describe_system_error(exc)}", err=True)
+        error_line(describe_system_error(exc))
         sys.exit(1)
 
 

@@ -7,14 +7,10 @@ from typing import Annotated
 
 import typer
 
+from .console import fail
 from .errors import PixforgeError
 
 models_app = typer.Typer(help="List, download and verify model weights.", no_args_is_help=True)
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"pixforge: error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _weights():
@@ -42,7 +38,7 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-re
     try:
         rows = [describe(entry) for _, entry in sorted(_weights().items())]
     except PixforgeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -68,7 +64,7 @@ def models_fetch(
             for path in paths.values():
                 typer.echo(f"{entry.name}: {path}")
     except PixforgeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @models_app.command("verify")
@@ -82,7 +78,7 @@ def models_verify(
         weights = _weights()
         entries = [lookup(weights, name) for name in names] if names else [weights[n] for n in sorted(weights)]
     except PixforgeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     corrupt, checked = [], 0
     for entry in entries:
         if entry.open_clip is not None:
@@ -101,7 +97,7 @@ def models_verify(
     if not checked and not names:
         typer.echo("no downloaded model files to verify")
     if corrupt:
-        _fail(f"{len(corrupt)} corrupt file(s); run `pixforge models fetch --force NAME` to replace them")
+        fail(f"{len(corrupt)} corrupt file(s); run `pixforge models fetch --force NAME` to replace them")
 
 
 @models_app.command("show")
@@ -115,7 +111,7 @@ def models_show(
     try:
         entry = lookup(_weights(), name)
     except PixforgeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     row = describe(entry)
     extra = {k: v for k, v in entry.extra.items() if k != "vocabulary"}
     vocabulary = list(entry.extra.get("vocabulary", ()))
@@ -151,6 +147,6 @@ def models_path(name: Annotated[str, typer.Argument(help="Model name.")]) -> Non
             typer.echo(str(cached_file(entry) or expected_location(entry)))
             return
     except PixforgeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for path in local_paths(entry).values():
         typer.echo(str(path))

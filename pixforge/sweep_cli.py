@@ -7,13 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from .console import fail
 from .executor_options import RayOption, WorkersOption
 from .files import printable
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"pixforge: error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def sweep(
@@ -45,9 +41,9 @@ def sweep(
     from .sweep import default_out, with_overrides, with_prompts
 
     if spec is None and prompts_file is None:
-        _fail("sweep needs a SPEC.yaml or --prompts-file FILE")
+        fail("sweep needs a SPEC.yaml or --prompts-file FILE")
     if candidates is not None and candidates < 1:
-        _fail(f"--candidates must be 1 or more, got {candidates}")
+        fail(f"--candidates must be 1 or more, got {candidates}")
     try:
         sweep_spec = load_spec(spec) if spec is not None else load_spec()
         if prompts_file is not None:
@@ -67,8 +63,8 @@ def sweep(
 
         report = run_sweep(jobs, folder, executor=executor, on_result=show)
     except PixforgeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     bad = len(report.results) - report.count("completed")
     typer.echo(f"{report.summaries['csv']}  ({report.count('completed')} of {total} completed)")
     if bad:
-        _fail(f"{bad} of {total} renders did not complete; see {report.summaries['csv']}")
+        fail(f"{bad} of {total} renders did not complete; see {report.summaries['csv']}")

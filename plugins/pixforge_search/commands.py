@@ -12,8 +12,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from pixforge.executor_options import RayOption, WorkersOption
+from pixforge.console import fail, warn
 from pixforge.errors import PixforgeError
+from pixforge.executor_options import RayOption, WorkersOption
 from pixforge.files import printable
 from pixforge.hookspecs import hookimpl
 
@@ -23,13 +24,6 @@ from .models import DEFAULT_MODEL
 PROGRESS_FROM = 64
 
 
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"pixforge: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def warn(message: str) -> None:
-    typer.echo(f"pixforge: warning: {printable(message)}", err=True)
 
 
 @contextmanager
@@ -99,7 +93,7 @@ def classify_command(
     except PixforgeError as exc:
         fail(str(exc))
     for failure in result.skipped:
-        warn(f"skipped {failure.path} ({failure.error})")
+        warn(printable(f"skipped {failure.path} ({failure.error})"))
     if as_json:
         typer.echo(json.dumps(result.to_json(top), indent=2))
     elif as_csv:
@@ -153,7 +147,7 @@ def index_command(
         with progress_bar("index", not quiet) as progress:
             report = build_index(
                 folder, index=index, model=model, pretrained=pretrained, device=device, batch_size=batch_size,
-                rebuild=rebuild, on_batch=on_batch, on_skip=lambda f: warn(f"skipped {f.path} ({f.error})"),
+                rebuild=rebuild, on_batch=on_batch, on_skip=lambda f: warn(printable(f"skipped {f.path} ({f.error})")),
                 executor=executor,
             )
     except PixforgeError as exc:

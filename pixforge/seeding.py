@@ -33,14 +33,15 @@ _DEFAULT_GENERATOR = threading.RLock()
 
 
 @contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     """Run a block with torch's default generators seeded, restoring the outer state afterwards.
 
     Kornia and most torch code draw from the default generator, so forking it is what keeps two renders
     in one process independent and each render reproducible. Blocks in other threads wait their turn:
-    two renders in two threads give the very bytes they give one after the other.
+    two renders in two threads give the very bytes they give one after the other. Without a CUDA
+    ``device`` only the CPU generator is forked (a model's seeded initialisation, say).
     """
-    devices = [device.index or 0] if device.type == "cuda" else []
+    devices = [device.index or 0] if device is not None and device.type == "cuda" else []
     with _DEFAULT_GENERATOR, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield

@@ -18,8 +18,7 @@ This module imports pytest, so it is for test code only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +45,7 @@ from .errors import ConfigError
 from .hookspecs import Register, hookimpl
 from .kinds import KINDS
 from .prompts import PromptSet, Weighted
+from .seeding import seeded
 from .settings import StrictModel, validate
 
 #: a settings key no component has, for the strictness check
@@ -64,14 +64,6 @@ def build_component(cls: type, settings: dict[str, Any] | None = None, context: 
     """Validate ``settings`` against ``cls.Settings`` and build ``cls`` as the engine would."""
     validated = validate(cls.Settings, settings or {}, f"{cls.__name__} settings")
     return cls(validated, context if context is not None else tiny_context())
-
-
-@contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Torch's default generator seeded for a block, restored afterwards (as the engine does per render)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def smooth_image(width: int = 32, height: int = 32) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from pixforge.errors import ConfigError
+from pixforge.seeding import seeded
 
 #: configs shipped with the plugin (one JSON per model name), registered with open_clip on first load
 SHIPPED_CONFIGS = Path(__file__).parent / "model_configs"
@@ -166,8 +167,7 @@ def _build(model: str, pretrained: str | None, precision: str, device: torch.dev
     import open_clip
 
     random_by_design = pretrained is None and model in shipped_model_names()
-    with torch.random.fork_rng(devices=[]), _quiet_random_init(random_by_design):
-        torch.manual_seed(INIT_SEED)
+    with seeded(INIT_SEED), _quiet_random_init(random_by_design):
         net = open_clip.create_model(model, pretrained=pretrained, precision=precision, device=device)
     return net, open_clip.get_tokenizer(model)
 

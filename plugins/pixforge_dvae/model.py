@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixforge.seeding import seeded
+
 #: the package's downsampling factor: three 2× poolings, whatever the size of the model
 FACTOR = 8
 #: the seed of the throwaway random initialisation that loading overwrites
@@ -82,15 +84,13 @@ def _load(module: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
 
 def encoder_from_state(state: Mapping[str, torch.Tensor]) -> nn.Module:
     """A dall-e Encoder with ``state`` loaded strictly, built without shifting the caller's random stream."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
+    with seeded(INIT_SEED):
         return _load(make_encoder(**encoder_config(state)), state)
 
 
 def decoder_from_state(state: Mapping[str, torch.Tensor]) -> nn.Module:
     """A dall-e Decoder with ``state`` loaded strictly (see ``encoder_from_state``)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
+    with seeded(INIT_SEED):
         return _load(make_decoder(**decoder_config(state)), state)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from pixforge.errors import ConfigError
+from pixforge.seeding import seeded
 from pixforge.weights import WeightEntry, ensure_local, lookup, trusted_sha256
 
 from .catalog import DEFAULT_MODEL, KIND, entries_by_name
@@ -111,8 +112,7 @@ def autoencoder_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, 
 
 def build(spec: VQSpec, state: dict[str, torch.Tensor], source: str) -> VQAutoencoder:
     """The autoencoder with ``state`` loaded strictly; mismatches name the checkpoint."""
-    with torch.random.fork_rng(devices=[]):  # the throwaway init must not shift the render's random stream
-        torch.manual_seed(INIT_SEED)
+    with seeded(INIT_SEED):  # the throwaway init must not shift the render's random stream
         model = VQAutoencoder(spec)
     try:
         result = model.load_state_dict(state, strict=False)

@@ -26,9 +26,18 @@ class RenderAborted(PixforgeError):
     """A render that stopped early (NaN loss, interrupt); its run folder keeps what it made."""
 
 
+def nearest(word: str, choices: Iterable[str], n: int = 1, cutoff: float = 0.5, ignore_case: bool = False) -> list[str]:
+    """Up to ``n`` valid spellings near ``word`` among ``choices``, nearest first (the one name matcher)."""
+    options = list(choices)
+    if not ignore_case:
+        return difflib.get_close_matches(word, options, n=n, cutoff=cutoff)
+    by_lower = {option.lower(): option for option in options}
+    return [by_lower[m] for m in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=cutoff)]
+
+
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The closest valid spelling of ``word`` among ``choices``, if any is close enough."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    matches = nearest(word, choices)
     return matches[0] if matches else None
 
 

@@ -6,7 +6,6 @@ same model every time, and building it never shifts the render's random stream.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pixforge.errors import ConfigError
+from pixforge.errors import ConfigError, nearest
 from pixforge.seeding import seeded
 
 #: configs shipped with the plugin (one JSON per model name), registered with open_clip on first load
@@ -57,8 +56,7 @@ def register_shipped_configs() -> None:
 
 def closest_models(name: str, names: list[str], n: int = 3) -> list[str]:
     """The valid model names nearest to ``name``, ignoring case."""
-    by_lower = {m.lower(): m for m in names}
-    return [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.4)]
+    return nearest(name, names, n=n, cutoff=0.4, ignore_case=True)
 
 
 def unknown_model_error(name: str) -> ConfigError:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from pixforge.errors import ConfigError, nearest
+from pixforge.precision import weight_dtype
 from pixforge.seeding import seeded
 
 #: configs shipped with the plugin (one JSON per model name), registered with open_clip on first load
@@ -255,7 +256,7 @@ def load_named(loader: Any, precision: str, device: torch.device) -> LoadedClip:
     """
     net, tokenizer, mean, std, size = loader(device)
     if precision != "fp32":
-        net = net.to({"fp16": torch.float16, "bf16": torch.bfloat16}[precision])
+        net = net.to(weight_dtype(precision))
     net = net.to(device).eval().requires_grad_(False)
     mean = tuple(float(v) for v in mean)
     std = tuple(float(v) for v in std)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from pixforge.components import BuildContext, Perceptor
 from pixforge.errors import ConfigError, PixforgeWarning
-from pixforge.precision import AUTOCAST_DTYPES, autocast_for
+from pixforge.precision import autocast_for, weight_dtype, weights_precision
 from pixforge.settings import StrictModel
 from pixforge.weights import WeightEntry
 from pixforge.weights.cache import offline
@@ -19,11 +19,6 @@ from pixforge.weights.openclip import ensure as ensure_open_clip
 
 from .loading import LoadedClip, load_clip, load_named
 from .speed import is_conv_tower, prepare_for_guidance, sequence_first_attention
-
-#: the dtype images are fed in at each precision (open_clip casts only some layers, so the
-#: parameters' dtypes are mixed and cannot tell it)
-INPUT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
 
 class ClipSettings(StrictModel):
     """Which open_clip model, which weights, and at what precision."""
@@ -40,11 +35,6 @@ class ClipSettings(StrictModel):
     #: under torch.autocast (mixed precision: fast on GPUs; on a CPU without AMX bf16 is slower than fp32).
     #: Embeddings are always returned as float32
     precision: Literal["fp32", "fp16", "bf16", "amp_bf16", "amp_fp16"] = "fp32"
-
-
-def weights_precision(precision: str) -> str:
-    """The dtype the weights are loaded in: float32 for the autocast precisions."""
-    return "fp32" if precision in AUTOCAST_DTYPES else precision
 
 
 def require_cached_tag(settings: ClipSettings, context: BuildContext) -> None:
@@ -122,8 +112,9 @@ class ClipPerceptor(Perceptor):
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype the model takes its input in."""
-        return INPUT_DTYPES[weights_precision(self.settings.precision)]  # type: ignore[attr-defined]
+        """The dtype the model takes its input in (open_clip casts only some layers, so the parameters'
+        dtypes are mixed and cannot tell it)."""
+        return weight_dtype(self.settings.precision)  # type: ignore[attr-defined]
 
     def train(self, mode: bool = True) -> ClipPerceptor:
         """The shared model stays in eval mode whatever the perceptor's mode."""

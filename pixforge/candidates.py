@@ -7,7 +7,6 @@ prompt, weighted by prompt and perceptor weights — the same models that guided
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from PIL import Image
 
 from .components import Perceptor
 from .config import RenderConfig
-from .results import RenderResult
-from .outputs import save_png, tensor_to_pil
+from .outputs import atomic_copy, save_png, tensor_to_pil
 from .prompts import parse_prompts
+from .results import RenderResult
 from .sheet import contact_sheet
 
 
@@ -113,9 +112,6 @@ def write_ranking(run_dir: Path, ranked: list[Candidate]) -> Path:
         title="best of {} by CLIP score".format(len(ranked)),
     )
     save_png(run_dir / "candidates.png", sheet)
-    best = ranked[0].result.final_path
-    tmp = run_dir / ".final.png.tmp"
-    shutil.copyfile(best, tmp)
-    tmp.replace(run_dir / "final.png")
+    atomic_copy(ranked[0].result.final_path, run_dir / "final.png")
     return run_dir / "final.png"
 

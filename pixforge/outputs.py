@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -74,6 +75,11 @@ def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         raise _naming(exc, path) from None
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` through a temporary file beside it: no half-copied file under its name."""
+    atomic_write_with(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def _naming(exc: BaseException, path: Path) -> BaseException:

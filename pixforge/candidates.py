@@ -58,8 +58,7 @@ def clip_score(image: torch.Tensor, config: RenderConfig, perceptors: list[tuple
     with torch.no_grad():
         for perceptor, weight in perceptors:
             size = perceptor.input_size
-            device = next((b.device for b in perceptor.buffers()), torch.device("cpu"))
-            picture = F.interpolate(image.to(device), size=(size, size), mode="bilinear", antialias=True)
+            picture = F.interpolate(image.to(perceptor.device), size=(size, size), mode="bilinear", antialias=True)
             embedding = perceptor.encode_image(picture)
             texts = perceptor.encode_text([p.value for p in prompts])
             weights = torch.tensor([p.weight for p in prompts], device=texts.device)

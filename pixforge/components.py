@@ -7,6 +7,7 @@ A component declares its settings as a ``Settings`` class (a strict pydantic mod
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -115,10 +116,16 @@ class Generator(nn.Module, ABC):
 
 
 class Perceptor(nn.Module, ABC):
-    """Embeds images and texts into one space (a CLIP model); frozen, only its input gets gradients."""
+    """Embeds images and texts into one space (a CLIP model); frozen, only its input gets gradients.
+
+    Code that uses a perceptor (scoring, classifying, searching) asks it through this contract, never
+    through the model inside it.
+    """
 
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
+    #: the length ``D`` of its embeddings; a perceptor sets it when it is built
+    embed_dim: int
 
     def __init__(self, settings: StrictModel, context: BuildContext) -> None:
         super().__init__()
@@ -136,6 +143,24 @@ class Perceptor(nn.Module, ABC):
     @abstractmethod
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         """Texts → ``[N, D]`` unit-length embeddings."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where it computes: its first parameter's (or buffer's) device; the CPU when it has neither."""
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def logit_scale(self) -> float | None:
+        """The model's trained temperature, by which similarities become logits (CLIP's ``exp(logit_scale)``,
+        at most 100); None when the model has none."""
+        return None
+
+    @property
+    def logit_bias(self) -> float | None:
+        """The model's trained logit bias (sigmoid models such as SigLIP); None when it has none."""
+        return None
 
 
 @dataclass

@@ -362,6 +362,15 @@ class PerceptorContract(ComponentContract):
         size = self._build(contract_component, contract_settings).input_size
         assert isinstance(size, int) and size > 0
 
+    def test_embed_dim_device_and_logit_scale(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        perceptor = self._build(contract_component, contract_settings)
+        assert isinstance(perceptor.embed_dim, int), "set embed_dim (the length of the embeddings) when built"
+        assert perceptor.encode_text(["a red circle"]).shape[-1] == perceptor.embed_dim
+        assert perceptor.encode_image(self._images(perceptor, 1)).shape[-1] == perceptor.embed_dim
+        assert isinstance(perceptor.device, torch.device)
+        assert perceptor.logit_scale is None or perceptor.logit_scale > 0
+        assert perceptor.logit_bias is None or isinstance(perceptor.logit_bias, float)
+
     def test_frozen(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         perceptor = self._build(contract_component, contract_settings)
         assert not any(p.requires_grad for p in perceptor.parameters())

@@ -116,6 +116,16 @@ class ClipPerceptor(Perceptor):
         dtypes are mixed and cannot tell it)."""
         return weight_dtype(self.settings.precision)  # type: ignore[attr-defined]
 
+    @property
+    def logit_scale(self) -> float | None:
+        scale = getattr(self.model, "logit_scale", None)
+        return float(scale.detach().exp().clamp(max=100).item()) if scale is not None else None
+
+    @property
+    def logit_bias(self) -> float | None:
+        bias = getattr(self.model, "logit_bias", None)
+        return float(bias.detach().item()) if bias is not None else None
+
     def train(self, mode: bool = True) -> ClipPerceptor:
         """The shared model stays in eval mode whatever the perceptor's mode."""
         super().train(mode)

@@ -104,11 +104,8 @@ def label_embeddings(perceptor: Perceptor, labels: Sequence[str], templates: Seq
 
 def logit_scale_and_bias(perceptor: Perceptor) -> tuple[float, float]:
     """The model's own trained temperature (and bias, for sigmoid models) where it has them."""
-    model = getattr(perceptor, "model", None)
-    scale = getattr(model, "logit_scale", None)
-    bias = getattr(model, "logit_bias", None)
-    value = float(scale.detach().exp().clamp(max=100).item()) if scale is not None else DEFAULT_LOGIT_SCALE
-    return value, float(bias.detach().item()) if bias is not None else 0.0
+    scale, bias = perceptor.logit_scale, perceptor.logit_bias
+    return (scale if scale is not None else DEFAULT_LOGIT_SCALE), (bias if bias is not None else 0.0)
 
 
 def scores_from(

@@ -57,6 +57,7 @@ class Engine:
         total_steps: int,
         run_dir: Path,
         png_text: dict[str, str],
+        seed: int,
         on_step_hook: Any = None,
         checkpoint_every: int = 0,
         resume: Checkpoint | None = None,
@@ -68,6 +69,8 @@ class Engine:
         self.total_steps = total_steps
         self.run_dir = run_dir
         self.png_text = png_text
+        #: the render's seed, as the result reports it
+        self.seed = seed
         self.on_step_hook = on_step_hook
         self.by_size: dict[int, list[PerceptorSlot]] = defaultdict(list)
         for slot in components.perceptors:
@@ -117,35 +120,15 @@ class Engine:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, info: RunInfo) -> RenderResult:
+        """Prepare the losses, then step: generate → perceive → weighted losses → backward → optimiser step →
+        observers, until the last step, a non-finite loss, Ctrl-C or a component's error."""
         c = self.c
-        run = RunContext(
-            prompts=c.prompts,
-            perceptors=c.perceptors,
-            generator=c.generator,
-            init_image=c.init_image,
-            total_steps=self.total_steps,
-            device=self.device,
-            embed_image=self.embed_image,
-        )
+        run = self.run_context()
         for named in c.losses:
             named.loss.prepare(run)
         params = c.generator.parameters_to_optimise()
         optimizer, scheduler = make_optimizer(c.optimizer, params, self.total_steps)
-        history: list[dict[str, float]] = []
-        start = 0
-        if self.resume is not None:
-            restore_params(params, self.resume)
-            try:
-                optimizer.load_state_dict(self.resume.optimizer)
-                scheduler.load_state_dict(self.resume.scheduler)
-                restore_rng(self.resume, self.device)
-            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-                raise ConfigError(
-                    f"--resume '{self.run_dir}': its checkpoint does not fit this render ({type(exc).__name__}); "
-                    "render again without --resume"
-                ) from None
-            history = list(self.resume.history)
-            start = self.resume.step
+        history, start = self._restore(params, optimizer, scheduler)
         info.start_step = start
         for observer in c.observers:
             observer.on_start(info)
@@ -175,13 +158,7 @@ class Engine:
                                           torch.isfinite(current).all().float()]).tolist()
                 loss, finite = values[0], values[-1] == 1.0
                 if not (finite and math.isfinite(loss)):
-                    bad = [name for name, value in zip(terms, values[1:-1]) if not math.isfinite(value)]
-                    status = "diverged"
-                    message = (
-                        f"loss became {loss} at step {step + 1}"
-                        + (f" (from {', '.join(bad)})" if bad else "")
-                        + "; kept the last good image. Try a lower optimizer.lr or loss weights"
-                    )
+                    status, message = "diverged", divergence_message(loss, step, dict(zip(terms, values[1:-1])))
                     break
                 if not total.requires_grad:
                     total.backward()  # raises: no loss reaches the generator's parameters
@@ -199,17 +176,12 @@ class Engine:
                         observer.on_step(state)
                     if self.on_step_hook is not None:
                         self.on_step_hook(state=state)
-                    done = step + 1
-                    if self.checkpoint_every and done % self.checkpoint_every == 0 and done < self.total_steps:
-                        rng_cpu, rng_cuda = capture_rng(self.device)
-                        Checkpoint(done, params, optimizer.state_dict(), scheduler.state_dict(), rng_cpu, rng_cuda,
-                                   history).save(self.run_dir)
+                    self._checkpoint(step + 1, params, optimizer, scheduler, history)
             else:
                 step = self.total_steps
         except KeyboardInterrupt:
-            status = "interrupted"
-            final = last_good if last_good is not None else current
-            result = self._finish(info, final, history, status, "interrupted", step)
+            result = self._finish(info, self._final_image("interrupted", last_good, current), history,
+                                  "interrupted", "interrupted", step)
             raise RenderInterrupted(result) from None
         except Exception as exc:
             # a crash in a component still leaves the last good image and the settings behind, and run.json
@@ -218,29 +190,79 @@ class Engine:
                 why = describe_system_error(exc) if isinstance(exc, OSError) or is_out_of_memory(exc) else (
                     f"{type(exc).__name__}: {exc}")
                 try:
-                    self._finish(info, last_good if last_good is not None else current, history, "failed", why, step)
+                    self._finish(info, self._final_image("failed", last_good, current), history, "failed", why, step)
                 except Exception:  # noqa: BLE001
                     pass
             raise
 
-        if status == "completed":
-            with torch.no_grad():
-                final = c.generator().detach()
-        else:
-            final = last_good
-        result = self._finish(info, final, history, status, message, step)
+        result = self._finish(info, self._final_image(status, last_good, current), history, status, message, step)
         if status == "diverged":
             raise RenderDiverged(f"{message}: {result.final_path}", result)
         return result
 
+    # -- the loop's named steps ---------------------------------------------------------------
+
+    def run_context(self) -> RunContext:
+        """What losses see when they prepare."""
+        c = self.c
+        return RunContext(
+            prompts=c.prompts,
+            perceptors=c.perceptors,
+            generator=c.generator,
+            init_image=c.init_image,
+            total_steps=self.total_steps,
+            device=self.device,
+            embed_image=self.embed_image,
+        )
+
+    def _restore(
+        self, params: list[torch.Tensor], optimizer: torch.optim.Optimizer, scheduler: Any
+    ) -> tuple[list[dict[str, float]], int]:
+        """A resumed render's parameters, optimiser, schedule and random state back from its checkpoint:
+        the loss history so far and the step to continue from (an empty history and 0 for a fresh render)."""
+        if self.resume is None:
+            return [], 0
+        restore_params(params, self.resume)
+        try:
+            optimizer.load_state_dict(self.resume.optimizer)
+            scheduler.load_state_dict(self.resume.scheduler)
+            restore_rng(self.resume, self.device)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise ConfigError(
+                f"--resume '{self.run_dir}': its checkpoint does not fit this render ({type(exc).__name__}); "
+                "render again without --resume"
+            ) from None
+        return list(self.resume.history), self.resume.step
+
+    def _checkpoint(
+        self, done: int, params: list[torch.Tensor], optimizer: torch.optim.Optimizer, scheduler: Any,
+        history: list[dict[str, float]],
+    ) -> None:
+        """Write checkpoint.pt every ``checkpoint_every`` steps (not after the last: the render is then done)."""
+        if self.checkpoint_every and done % self.checkpoint_every == 0 and done < self.total_steps:
+            rng_cpu, rng_cuda = capture_rng(self.device)
+            Checkpoint(done, params, optimizer.state_dict(), scheduler.state_dict(), rng_cpu, rng_cuda,
+                       history).save(self.run_dir)
+
+    def _final_image(
+        self, status: Status, last_good: torch.Tensor | None, current: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The image a render keeps: the parameters' own after the last step when it completed; otherwise the
+        last image whose loss was finite, else the unfinished step's image (not a diverged one's), else the
+        parameters' own."""
+        if status != "completed":
+            if last_good is not None:
+                return last_good
+            if current is not None and status != "diverged":
+                return current
+        with torch.no_grad():
+            return self.c.generator().detach()
+
     def _finish(
-        self, info: RunInfo, final: torch.Tensor | None, history: list[dict[str, float]], status: Status,
+        self, info: RunInfo, final: torch.Tensor, history: list[dict[str, float]], status: Status,
         message: str, steps_done: int,
     ) -> RenderResult:
         """Write final.png (atomically) and let observers close, whatever way the loop ended."""
-        if final is None:
-            with torch.no_grad():
-                final = self.c.generator().detach()
         samples = final.float().cpu()
         final = samples[:1]
         save_png(self.run_dir / "final.png", final, self.png_text)
@@ -252,7 +274,7 @@ class Engine:
             tensor=final,
             run_dir=self.run_dir,
             losses=history,
-            seed=int(self.png_text.get("pixforge:seed", "0")),
+            seed=self.seed,
             settings=info.settings,
             status=status,
             message=message,
@@ -260,3 +282,12 @@ class Engine:
             samples=samples,
         )
 
+
+def divergence_message(loss: float, step: int, losses: dict[str, float]) -> str:
+    """What a render that diverged at ``step`` (0-based) says: the total, the terms that went bad, and a fix."""
+    bad = [name for name, value in losses.items() if not math.isfinite(value)]
+    return (
+        f"loss became {loss} at step {step + 1}"
+        + (f" (from {', '.join(bad)})" if bad else "")
+        + "; kept the last good image. Try a lower optimizer.lr or loss weights"
+    )

@@ -149,6 +149,7 @@ class Pipeline:
                 total_steps=config.steps,
                 run_dir=run_dir,
                 png_text=render_metadata(settings_yaml, seed, config.prompt),
+                seed=seed,
                 on_step_hook=self.registry.manager.hook.on_step,
                 checkpoint_every=config.checkpoint_every,
                 compile=config.compile,

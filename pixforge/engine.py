@@ -58,7 +58,6 @@ class Engine:
         run_dir: Path,
         png_text: dict[str, str],
         seed: int,
-        on_step_hook: Any = None,
         checkpoint_every: int = 0,
         resume: Checkpoint | None = None,
         compile: bool = False,
@@ -71,7 +70,6 @@ class Engine:
         self.png_text = png_text
         #: the render's seed, as the result reports it
         self.seed = seed
-        self.on_step_hook = on_step_hook
         self.by_size: dict[int, list[PerceptorSlot]] = defaultdict(list)
         for slot in components.perceptors:
             self.by_size[slot.perceptor.input_size].append(slot)
@@ -174,8 +172,6 @@ class Engine:
                 with stage("observers"):
                     for observer in c.observers:
                         observer.on_step(state)
-                    if self.on_step_hook is not None:
-                        self.on_step_hook(state=state)
                     self._checkpoint(step + 1, params, optimizer, scheduler, history)
             else:
                 step = self.total_steps

@@ -82,4 +82,5 @@ def register_commands(cli: Any) -> None:
 
 @hookspec
 def on_step(state: StepState) -> None:
-    """Observe every step of every render in this process (logging, tracing); must not change the state."""
+    """Observe every step of every render in this process (logging, tracing), as its last observer; must not change
+    the state."""

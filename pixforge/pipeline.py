@@ -14,7 +14,7 @@ from .augment import compose
 from .budget import check_fits
 from .canvas import round_to_multiple
 from .candidates import candidate_seeds, rank_candidates, rank_samples, write_ranking
-from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo
+from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo, StepState
 from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
 from .devices import pick_device
 from .files import printable
@@ -47,6 +47,17 @@ def unique_keys(names: Sequence[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         keys.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
     return keys
+
+
+class StepHook(Observer):
+    """The ``on_step`` hook as the render's last observer: plugins watch every render the way observers do."""
+
+    def __init__(self, hook: Any) -> None:
+        super().__init__()
+        self.hook = hook
+
+    def on_step(self, state: StepState) -> None:
+        self.hook(state=state)
 
 
 class Pipeline:
@@ -150,7 +161,6 @@ class Pipeline:
                 run_dir=run_dir,
                 png_text=render_metadata(settings_yaml, seed, config.prompt),
                 seed=seed,
-                on_step_hook=self.registry.manager.hook.on_step,
                 checkpoint_every=config.checkpoint_every,
                 compile=config.compile,
                 resume=resume,
@@ -257,6 +267,8 @@ class Pipeline:
             if config.video.enabled:
                 observers.append(VideoWriter(run_dir, config.video.fps, config.video.format, frames))
         observers.extend(extra_observers)
+        if self.registry.manager.hook.on_step.get_hookimpls():
+            observers.append(StepHook(self.registry.manager.hook.on_step))
 
         prompts = PromptSet(
             texts=parse_prompts(config.prompt),

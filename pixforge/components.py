@@ -103,7 +103,7 @@ class Generator(nn.Module, ABC):
     def forward(self) -> torch.Tensor:
         """Render the current parameters to ``[B, 3, H, W]`` in ``[0, 1]``."""
 
-    def parameters_to_optimise(self) -> list[torch.Tensor]:
+    def parameters_to_optimize(self) -> list[torch.Tensor]:
         """The tensors the optimiser updates; frozen decoders stay out."""
         return [p for p in self.parameters() if p.requires_grad]
 

@@ -112,7 +112,7 @@ class Engine:
 
     @property
     def device(self) -> torch.device:
-        params = self.c.generator.parameters_to_optimise()
+        params = self.c.generator.parameters_to_optimize()
         return params[0].device if params else torch.device("cpu")
 
     # -- the loop ------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class Engine:
         run = self.run_context()
         for named in c.losses:
             named.loss.prepare(run)
-        params = c.generator.parameters_to_optimise()
+        params = c.generator.parameters_to_optimize()
         optimizer, scheduler = make_optimizer(c.optimizer, params, self.total_steps)
         history, start = self._restore(params, optimizer, scheduler)
         info.start_step = start

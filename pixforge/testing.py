@@ -304,7 +304,7 @@ class GeneratorContract(ComponentContract):
 
     def test_range_holds_after_large_steps(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         generator = self._build(contract_component, contract_settings)
-        optimiser = torch.optim.Adam(generator.parameters_to_optimise(), lr=1.0)
+        optimiser = torch.optim.Adam(generator.parameters_to_optimize(), lr=1.0)
         for _ in range(3):
             optimiser.zero_grad()
             (-(generator() - 0.5).abs().mean()).backward()
@@ -317,8 +317,8 @@ class GeneratorContract(ComponentContract):
 
     def test_gradients_reach_parameters(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         generator = self._build(contract_component, contract_settings)
-        params = generator.parameters_to_optimise()
-        assert params, "parameters_to_optimise() is empty: nothing to optimise"
+        params = generator.parameters_to_optimize()
+        assert params, "parameters_to_optimize() is empty: nothing to optimise"
         assert all(p.requires_grad for p in params)
         (generator() * torch.linspace(0, 1, 3).view(1, 3, 1, 1)).mean().backward()
         assert all(p.grad is not None for p in params), "some optimised parameters get no gradient"
@@ -425,7 +425,7 @@ class LossContract(ComponentContract):
         value = loss(make_step_state(run))
         if value.requires_grad:
             value.backward()
-            for p in run.generator.parameters_to_optimise():
+            for p in run.generator.parameters_to_optimize():
                 assert p.grad is None or torch.isfinite(p.grad).all()
 
     def test_deterministic_under_seed(self, contract_component: type, contract_settings: dict[str, Any]) -> None:

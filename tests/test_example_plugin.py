@@ -79,7 +79,7 @@ def test_contracts_hold_for_the_example_components(installed, tmp_path):
         "from pixforge_example import Waves, Brightness\n"
         "g = Waves(Waves.Settings(), tiny_context(16, 16)); g.init(None)\n"
         "img = g(); assert img.shape == (1, 3, 16, 16) and 0 <= img.min() and img.max() <= 1\n"
-        "img.mean().backward(); assert all(p.grad is not None for p in g.parameters_to_optimise())\n"
+        "img.mean().backward(); assert all(p.grad is not None for p in g.parameters_to_optimize())\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_with(installed))

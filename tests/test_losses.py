@@ -55,7 +55,7 @@ def prompt_grad(prompts: PromptSet, seed: int = 0) -> tuple[torch.Tensor, torch.
     loss = loss_of(ClipPromptLoss)
     loss.prepare(run)
     value = loss(make_step_state(run))
-    (grad,) = torch.autograd.grad(value, run.generator.parameters_to_optimise(), allow_unused=True)
+    (grad,) = torch.autograd.grad(value, run.generator.parameters_to_optimize(), allow_unused=True)
     return value.detach(), grad if grad is not None else torch.zeros(1)
 
 
@@ -91,7 +91,7 @@ def test_clip_prompt_loss_falls_under_adam_with_the_tiny_clip() -> None:
     run = make_run_context(generator, [perceptor], PromptSet(texts=[Weighted("a red circle")]), context=context)
     loss = loss_of(ClipPromptLoss)
     loss.prepare(run)
-    optimiser = torch.optim.Adam(generator.parameters_to_optimise(), lr=0.1)
+    optimiser = torch.optim.Adam(generator.parameters_to_optimize(), lr=0.1)
     values = []
     for step in range(8):
         value = loss(make_step_state(run, step))
@@ -276,7 +276,7 @@ def test_positive_saturation_weight_saturates_and_negative_greys() -> None:
         with seeded(0):
             generator = pixel(16, 16, grid=(8, 8))
         loss = loss_of(SaturationLoss)
-        optimiser = torch.optim.Adam(generator.parameters_to_optimise(), lr=0.1)
+        optimiser = torch.optim.Adam(generator.parameters_to_optimize(), lr=0.1)
         start = loss(state_for(generator())).item()
         for _ in range(10):
             value = sign * loss(state_for(generator()))

@@ -128,7 +128,7 @@ def test_latent_is_the_grid() -> None:
 def test_values_stay_in_range_and_adam_fits_a_target() -> None:
     target = smooth_image(16, 16)
     generator = pixel(16, 16, grid=(16, 16), init="solid")
-    optimiser = torch.optim.Adam(generator.parameters_to_optimise(), lr=0.2)
+    optimiser = torch.optim.Adam(generator.parameters_to_optimize(), lr=0.2)
     errors = []
     for _ in range(30):
         image = generator()
@@ -146,7 +146,7 @@ def test_init_keeps_the_parameter_object() -> None:
     generator = pixel()
     param = generator.logits
     generator.init(smooth_image())
-    assert generator.logits is param and generator.parameters_to_optimise() == [param]
+    assert generator.logits is param and generator.parameters_to_optimize() == [param]
 
 
 def test_registered_as_pixel() -> None:

@@ -122,7 +122,7 @@ class TestVQGANContract(GeneratorContract):
 @needs_tiny
 def test_gradients_reach_z_through_the_decoder() -> None:
     gen = generator()
-    assert gen.parameters_to_optimise() == [gen.z]
+    assert gen.parameters_to_optimize() == [gen.z]
     (gen() * torch.linspace(0, 1, 3).view(1, 3, 1, 1)).mean().backward()
     assert gen.z.grad is not None and gen.z.grad.abs().sum() > 0
     assert all(p.grad is None for p in gen.vq.parameters())

@@ -19,6 +19,7 @@ from .config import RenderConfig
 from .outputs import atomic_copy, save_png, tensor_to_pil
 from .prompts import parse_prompts
 from .results import RenderResult
+from .run_folder import RunFolder
 from .sheet import contact_sheet
 
 
@@ -87,7 +88,7 @@ def split_samples(result: RenderResult) -> list[RenderResult]:
     for index in range(result.samples.shape[0]):
         tensor = result.samples[index : index + 1]
         folder = result.run_dir.parent / f"sample-{index}"
-        save_png(folder / "final.png", tensor, {**text, SAMPLE_KEY: str(index)})
+        save_png(RunFolder(folder).final, tensor, {**text, SAMPLE_KEY: str(index)})
         parts.append(replace(result, image=tensor_to_pil(tensor), tensor=tensor, run_dir=folder, samples=None))
     return parts
 
@@ -111,6 +112,7 @@ def write_ranking(run_dir: Path, ranked: list[Candidate]) -> Path:
         title="best of {} by CLIP score".format(len(ranked)),
     )
     save_png(run_dir / "candidates.png", sheet)
-    atomic_copy(ranked[0].result.final_path, run_dir / "final.png")
-    return run_dir / "final.png"
+    final = RunFolder(run_dir).final
+    atomic_copy(ranked[0].result.final_path, final)
+    return final
 

@@ -24,6 +24,7 @@ from .profiling import StageProfiler
 from .prompts import PromptSet
 from .results import RenderDiverged, RenderInterrupted, RenderResult, Status
 from .resume import Checkpoint, capture_rng, restore_params, restore_rng, write_status
+from .run_folder import RunFolder
 
 
 @dataclass
@@ -261,7 +262,7 @@ class Engine:
         """Write final.png (atomically) and let observers close, whatever way the loop ended."""
         samples = final.float().cpu()
         final = samples[:1]
-        save_png(self.run_dir / "final.png", final, self.png_text)
+        save_png(RunFolder(self.run_dir).final, final, self.png_text)
         for observer in self.c.observers:
             observer.on_end(info, final)
         write_status(self.run_dir, status, steps_done, self.total_steps, message)

@@ -19,11 +19,9 @@ from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
 from .devices import pick_device
 from .files import printable
 from .kinds import KINDS
-from .locks import run_folder_lock
 from .errors import ConfigError
 from .engine import Components, Engine, NamedLoss
 from .outputs import (
-    atomic_write_text,
     load_image,
     new_run_dir,
     pil_to_tensor,
@@ -36,6 +34,7 @@ from .recording import FrameSaver, VideoWriter
 from .resolve import component_settings, resolve_config
 from .results import RenderResult
 from .resume import Checkpoint
+from .run_folder import RunFolder
 from .seeding import resolve_seed, seeded
 
 
@@ -129,7 +128,7 @@ class Pipeline:
         Trust the render was given is not read back from its settings.yaml: give ``trust_checkpoint`` again.
         """
         run_dir = Path(run_dir)
-        settings = run_dir / "settings.yaml"
+        settings = RunFolder(run_dir).settings
         if not settings.is_file():
             raise ConfigError(f"--resume '{printable(run_dir)}': no settings.yaml (is it a pixforge run folder?)")
         config = resolve_config(self.registry, read_yaml(settings), trust_checkpoint=trust_checkpoint)
@@ -148,13 +147,14 @@ class Pipeline:
         seed = resolve_seed(config.seed)
         config.seed = seed
         run_dir.mkdir(parents=True, exist_ok=True)
-        with run_folder_lock(run_dir), seeded(seed, device):
+        folder = RunFolder(run_dir)
+        with folder.lock(), seeded(seed, device):
             components = self.build(config, device, run_dir, list(observers))
             config.size = (components.generator.width, components.generator.height)
             check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors],
                        device, components.generator.bytes_per_pixel)
             settings_yaml = config_to_yaml(config)
-            atomic_write_text(run_dir / "settings.yaml", settings_yaml)
+            folder.write_text(RunFolder.SETTINGS, settings_yaml)
             engine = Engine(
                 components,
                 total_steps=config.steps,
@@ -177,7 +177,7 @@ class Pipeline:
         one render of ``count`` samples in a batch.
         """
         run_dir.mkdir(parents=True, exist_ok=True)
-        with run_folder_lock(run_dir):
+        with RunFolder(run_dir).lock():
             return self._best_of_locked(config, seed, count, run_dir, observers)
 
     def _best_of_locked(

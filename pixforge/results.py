@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from .errors import RenderAborted
+from .run_folder import RunFolder
 
 Status = Literal["completed", "diverged", "interrupted", "failed"]
 
@@ -36,7 +37,7 @@ class RenderResult:
 
     @property
     def final_path(self) -> Path:
-        return self.run_dir / "final.png"
+        return RunFolder(self.run_dir).final
 
 
 class RenderDiverged(RenderAborted):

@@ -18,10 +18,8 @@ import torch
 
 from .errors import ConfigError
 from .files import is_regular, printable
-from .outputs import atomic_write_bytes, atomic_write_text
+from .run_folder import RunFolder
 
-CHECKPOINT_NAME = "checkpoint.pt"
-STATUS_NAME = "run.json"
 FORMAT_VERSION = 1
 
 
@@ -52,7 +50,7 @@ class Checkpoint:
             },
             buffer,
         )
-        atomic_write_bytes(run_dir / CHECKPOINT_NAME, buffer.getvalue())
+        RunFolder(run_dir).write_bytes(RunFolder.CHECKPOINT, buffer.getvalue())
 
     @classmethod
     def load(cls, run_dir: Path) -> Checkpoint:
@@ -61,9 +59,9 @@ class Checkpoint:
         A checkpoint is a file like any other, so one that needs more (a pickled object: it could run code)
         or is damaged is refused in one line; nothing can make a render checkpoint trusted.
         """
-        path = run_dir / CHECKPOINT_NAME
+        path = RunFolder(run_dir).checkpoint
         if not path.exists():
-            raise ConfigError(f"--resume '{printable(run_dir)}': no {CHECKPOINT_NAME} in it (checkpoint_every was 0?)")
+            raise ConfigError(f"--resume '{printable(run_dir)}': no {RunFolder.CHECKPOINT} in it (checkpoint_every was 0?)")
         if not is_regular(path):
             raise ConfigError(f"--resume: '{printable(path)}' is not a regular file")
         refuse = f"--resume: '{printable(path)}' is not a pixforge checkpoint"
@@ -116,14 +114,14 @@ def restore_params(params: list[torch.Tensor], checkpoint: Checkpoint) -> None:
 
 def write_status(run_dir: Path, status: str, steps_done: int, total_steps: int, message: str = "") -> None:
     """``run.json``: how the render ended, so a sweep can tell finished runs from interrupted ones."""
-    atomic_write_text(
-        run_dir / STATUS_NAME,
+    RunFolder(run_dir).write_text(
+        RunFolder.STATUS,
         json.dumps({"status": status, "steps_done": steps_done, "total_steps": total_steps, "message": message}),
     )
 
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / STATUS_NAME
+    path = RunFolder(run_dir).status
     if not path.is_file():
         return None
     try:

@@ -16,7 +16,7 @@ from faultkit import TINY, run_main
 from pixforge import Pipeline
 from pixforge.errors import ConfigError
 from pixforge.locks import run_folder_lock
-from pixforge.resume import CHECKPOINT_NAME
+from pixforge.run_folder import RunFolder
 
 SMALL = dict(steps=2, size=32, overrides=["cutouts.count=2", "checkpoint_every=1"])
 
@@ -134,7 +134,7 @@ def test_a_checkpoint_gets_the_umask_mode_too(tmp_path: Path) -> None:
     with pytest.raises(Stop):
         Pipeline().render("x", out=tmp_path / "run", seed=0, steps=4, size=32, observers=[StopAt()],
                           overrides=["cutouts.count=2", "checkpoint_every=1"])
-    assert (tmp_path / "run" / CHECKPOINT_NAME).stat().st_mode & 0o777 == ordinary_mode()
+    assert (tmp_path / "run" / RunFolder.CHECKPOINT).stat().st_mode & 0o777 == ordinary_mode()
 
 
 def test_a_fresh_render_into_an_old_folder_starts_a_fresh_log(tmp_path: Path) -> None:

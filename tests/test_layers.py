@@ -20,13 +20,13 @@ FLOORS: list[list[str]] = [
     # plain helpers that know nothing of pixforge
     ["version", "canvas", "console", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
      "weights.entries", "weights.progress"],
-    # files, settings, trust, results: what every layer above may name
-    ["files", "settings", "trust", "registration", "results", "budget", "devices", "prompts", "locks", "faults"],
-    # images on disk, cutouts, the optimiser, named weights
-    ["outputs", "cutouts", "optim", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
+    # files, settings, trust, locks: what every layer above may name
+    ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults"],
+    # images on disk, the run folder, cutouts, the optimiser, named weights
+    ["outputs", "run_folder", "cutouts", "optim", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
      "weights.safe_load", "weights"],
-    # the component contracts, the settings schema, checkpoints
-    ["components", "config", "resume"],
+    # the component contracts, the settings schema, checkpoints, what a render gives back
+    ["components", "config", "resume", "results"],
     # the kinds table, hook specs, built-in observers, the loop
     ["kinds", "hookspecs", "profiling", "progress", "recording", "engine"],
     # the plugin manager and best-of-N scoring

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from pixforge import Pipeline
-from pixforge.resume import CHECKPOINT_NAME, read_status
+from pixforge.resume import read_status
+from pixforge.run_folder import RunFolder
 
 ARGS = ["--steps", "24", "--size", "32", "--set", "cutouts.count=4", "--set", "checkpoint_every=3", "--seed", "5", "-q"]
 
@@ -68,7 +69,7 @@ def test_kill_9_at_random_steps_then_resume_gives_identical_bytes(reference, tmp
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        assert (out / CHECKPOINT_NAME).is_file()
+        assert (out / RunFolder.CHECKPOINT).is_file()
         done = subprocess.run(pixforge("render", "--resume", str(out), "-q"), capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert (out / "final.png").read_bytes() == (reference / "final.png").read_bytes()

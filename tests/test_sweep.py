@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from pixforge import ConfigError, Observer, Pipeline
 from pixforge.cli import app
-from pixforge.resume import CHECKPOINT_NAME, read_status
+from pixforge.resume import read_status
+from pixforge.run_folder import RunFolder
 from pixforge.sweep import (
     ProcessExecutor,
     RayExecutor,
@@ -166,7 +167,7 @@ def test_an_interrupted_render_is_resumed_to_the_same_bytes(reference, tmp_path)
     values = dict(cut.values)
     with pytest.raises(KeyboardInterrupt):
         Pipeline().render(values.pop("prompt"), cut.preset, out=cut.run_dir, observers=[StopAt(3)], **values)
-    assert (cut.run_dir / CHECKPOINT_NAME).is_file() and read_status(cut.run_dir)["status"] == "interrupted"
+    assert (cut.run_dir / RunFolder.CHECKPOINT).is_file() and read_status(cut.run_dir)["status"] == "interrupted"
     report = run_sweep(jobs, out)
     assert [r.action for r in report.results] == ["skipped", "resumed", "skipped", "skipped"]
     assert report.ok and finals(out) == finals(reference[0])

@@ -16,7 +16,7 @@ from pixforge.config import read_yaml
 from pixforge.resolve import resolve_config
 from pixforge.errors import ConfigError, PixforgeWarning
 from pixforge.outputs import SETTINGS_KEY, png_bytes, read_render_settings
-from pixforge.resume import CHECKPOINT_NAME
+from pixforge.run_folder import RunFolder
 from pixforge.sweep import load_spec
 from pixforge.trust import TRUST_FLAG, without_trust
 from pixforge.weights import WeightEntry, WeightFile
@@ -174,7 +174,7 @@ def test_a_damaged_or_pickled_checkpoint_is_refused_in_one_line(
 
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
-    checkpoint = run / CHECKPOINT_NAME
+    checkpoint = run / RunFolder.CHECKPOINT
     good = torch.load(checkpoint, weights_only=True) if checkpoint.exists() else None
     marker = tmp_path / "ran"
     checkpoint.unlink(missing_ok=True)

@@ -20,7 +20,8 @@ from ..errors import PixforgeError
 from ..outputs import atomic_write_text
 from ..trust import TRUST_KEYS
 from ..pipeline import Pipeline
-from ..resume import CHECKPOINT_NAME, read_status
+from ..resume import read_status
+from ..run_folder import RunFolder
 from ..seeding import resolve_seed
 from .plan import Job
 
@@ -78,7 +79,7 @@ def finished(job: Job) -> dict[str, Any] | None:
     record = read_record(job.run_dir)
     if record is None or record.get("status") not in FINISHED or "result" not in record:
         return None
-    if not (job.run_dir / "final.png").is_file():
+    if not RunFolder(job.run_dir).final.is_file():
         return None
     return record["result"]
 
@@ -97,8 +98,8 @@ def can_resume(job: Job) -> bool:
     return (
         job.candidates == 1
         and status.get("status") not in FINISHED
-        and (job.run_dir / CHECKPOINT_NAME).is_file()
-        and (job.run_dir / "settings.yaml").is_file()
+        and RunFolder(job.run_dir).checkpoint.is_file()
+        and RunFolder(job.run_dir).settings.is_file()
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image
 
 from ..outputs import atomic_write_text, load_image, save_png
+from ..run_folder import RunFolder
 from ..sheet import contact_sheet
 from .job import JobResult
 from .plan import Job
@@ -28,7 +29,7 @@ def rows(jobs: Sequence[Job], results: Sequence[JobResult]) -> list[dict[str, An
     """One row per job in sweep order: the result, the varied settings, and where its image lies."""
     out = []
     for job, result in zip(jobs, results):
-        final = job.run_dir / "final.png"
+        final = RunFolder(job.run_dir).final
         row = result.to_json()
         row["final"] = str(final) if final.is_file() and result.status in ("completed", "diverged") else None
         out.append(row)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pixforge.components import BuildContext, Observer, RunInfo, StepState
 from pixforge.hookspecs import hookimpl
+from pixforge.run_folder import RunFolder
 from pixforge.settings import StrictModel
 
 
@@ -21,7 +22,7 @@ class LossLog(Observer):
         self.columns: list[str] | None = None
 
     def on_start(self, run: RunInfo) -> None:
-        self.path = run.run_dir / "losses.csv"
+        self.path = RunFolder(run.run_dir).losses
         self.columns = None
         if run.start_step and self.path.is_file():
             self._keep_rows_up_to(run.start_step)

@@ -1,0 +1,60 @@
+"""A render's run folder: the one table of the files a render keeps there, its writer lock and atomic writes.
+
+``final.png`` (the image, carrying its settings), ``settings.yaml`` (the resolved settings, for ``--resume``),
+``run.json`` (how the render ended), ``checkpoint.pt`` (for ``--resume``) and ``losses.csv`` (the
+``loss_log`` observer). Every file is written atomically, so a reader never finds a half-written one.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from .locks import run_folder_lock
+from .outputs import atomic_write_bytes, atomic_write_text
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one render's folder, by what they hold."""
+
+    path: Path
+
+    FINAL: ClassVar[str] = "final.png"
+    SETTINGS: ClassVar[str] = "settings.yaml"
+    STATUS: ClassVar[str] = "run.json"
+    CHECKPOINT: ClassVar[str] = "checkpoint.pt"
+    LOSSES: ClassVar[str] = "losses.csv"
+
+    @property
+    def final(self) -> Path:
+        return self.path / self.FINAL
+
+    @property
+    def settings(self) -> Path:
+        return self.path / self.SETTINGS
+
+    @property
+    def status(self) -> Path:
+        return self.path / self.STATUS
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def losses(self) -> Path:
+        return self.path / self.LOSSES
+
+    def lock(self) -> AbstractContextManager[None]:
+        """The writer lock a render holds while it writes here (a second render is refused at once)."""
+        return run_folder_lock(self.path)
+
+    def write_text(self, name: str, text: str) -> None:
+        """Write one of the folder's files atomically (``RunFolder.SETTINGS``, say)."""
+        atomic_write_text(self.path / name, text)
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        atomic_write_bytes(self.path / name, data)

@@ -5,6 +5,7 @@ They live below the engine so that the CLI, best-of-N and sweeps can read a resu
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,8 +50,12 @@ class RenderDiverged(RenderAborted):
 
 
 class RenderInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a render; the run folder keeps the current image and the settings."""
+    """Ctrl-C during a render; the run folder keeps the current image and the settings (and says how to go on
+    when a checkpoint is there to continue from)."""
 
     def __init__(self, result: RenderResult) -> None:
-        super().__init__(f"interrupted at step {result.steps_done}; kept {result.final_path}")
+        message = f"interrupted at step {result.steps_done}; kept {result.final_path}"
+        if RunFolder(result.run_dir).checkpoint.is_file():
+            message += f"; continue with: pixforge render --resume {shlex.quote(str(result.run_dir))}"
+        super().__init__(message)
         self.result = result

@@ -82,3 +82,17 @@ def test_resume_errors_are_clear(tmp_path):
 
     done = CliRunner().invoke(app, ["render", "--resume", str(tmp_path / "nothing")])
     assert done.exit_code == 1 and "no settings.yaml" in done.output
+
+
+def test_an_interrupt_names_the_resume_command(tmp_path) -> None:
+    import torch
+    from PIL import Image
+
+    from pixforge.results import RenderInterrupted, RenderResult
+
+    run_dir = tmp_path / "my run"
+    result = RenderResult(Image.new("RGB", (1, 1)), torch.zeros(1, 3, 1, 1), run_dir, [], 0, {}, steps_done=3)
+    assert "--resume" not in str(RenderInterrupted(result))  # nothing to continue from yet
+    run_dir.mkdir()
+    RunFolder(run_dir).checkpoint.write_bytes(b"")
+    assert f"continue with: pixforge render --resume '{run_dir}'" in str(RenderInterrupted(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
 from .devices import pick_device
 from .files import printable
 from .kinds import KINDS
-from .errors import ConfigError
+from .errors import ConfigError, PixforgeWarning
 from .engine import Components, Engine, NamedLoss
 from .outputs import (
     load_image,
@@ -150,7 +151,14 @@ class Pipeline:
         folder = RunFolder(run_dir)
         with folder.lock(), seeded(seed, device):
             components = self.build(config, device, run_dir, list(observers))
-            config.size = (components.generator.width, components.generator.height)
+            asked, config.size = config.size, (components.generator.width, components.generator.height)
+            if tuple(asked) != config.size:
+                warnings.warn(
+                    f"size {asked[0]}x{asked[1]} rounded to {config.size[0]}x{config.size[1]}, "
+                    f"what generator '{config.generator.name}' can make",
+                    PixforgeWarning,
+                    stacklevel=3,
+                )
             check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors],
                        device, components.generator.bytes_per_pixel)
             settings_yaml = config_to_yaml(config)

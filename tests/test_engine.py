@@ -222,3 +222,13 @@ def test_candidates_rank_by_clip_score_and_keep_the_best(pipe, tmp_path):
     assert (tmp_path / "best" / "candidates.png").is_file()
     single = pipe.render("a red circle", out=tmp_path / "single", seed=rows[0]["seed"], **TINY)
     assert single.final_path.read_bytes() == (best_dir / "final.png").read_bytes()
+
+
+def test_a_rounded_size_says_so(tmp_path):
+    from pixforge.errors import PixforgeWarning
+
+    with pytest.warns(PixforgeWarning, match="size 100x70 rounded to 96x72, what generator 'vqgan' can make"):
+        result = Pipeline().render("a", out=tmp_path / "r", seed=0, steps=1, size="100x70",
+                                   overrides=["generator.name=vqgan", "generator.settings={model: tiny}",
+                                              "cutouts.count=2"])
+    assert result.image.size == (96, 72)

@@ -274,3 +274,12 @@ def test_cli_sweep_mistakes_are_one_line(tmp_path, args, expected):
     assert done.exit_code == 1
     assert done.output.startswith("pixforge: error: ") and done.output.count("\n") == 1
     assert expected in done.output and "Traceback" not in done.output
+
+
+def test_folder_names_never_cut_a_value_mid_number() -> None:
+    from pixforge.sweep.plan import MAX_SLUG, slug
+
+    name = slug({"prompt": "a very long prompt about a red circle on a blue background", "optimizer.lr": 0.0123456789,
+                 "seed": 123456789, "cutouts.count": 32})
+    assert len(name) <= MAX_SLUG
+    assert name == "prompt=a-very-long-prompt-about-a-red_optimizer.lr=0.0123456789"  # the seed did not fit whole

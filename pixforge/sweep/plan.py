@@ -53,13 +53,32 @@ def variations(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def slug(variation: dict[str, Any]) -> str:
-    """``{"prompt": "A red circle!", "seed": 2}`` → ``prompt=a-red-circle_seed=2`` (file-name safe)."""
+    """``{"prompt": "A red circle!", "seed": 2}`` → ``prompt=a-red-circle_seed=2`` (file-name safe).
+
+    Long text is cut between words and parts that do not fit are left out whole, so a name never ends in
+    the middle of a number.
+    """
     parts = []
     for key, value in variation.items():
         text = value if isinstance(value, str) else json.dumps(value, default=str)
-        text = re.sub(r"[^a-z0-9.+-]+", "-", str(text).lower()).strip("-")[:32] or "x"
+        text = re.sub(r"[^a-z0-9.+-]+", "-", str(text).lower()).strip("-") or "x"
+        if isinstance(value, str):
+            text = _cut_between_words(text, 32)
         parts.append(f"{re.sub(r'[^A-Za-z0-9._-]+', '-', key)}={text}")
-    return "_".join(parts)[:MAX_SLUG].rstrip("-_=")
+    name = parts[0] if parts else ""
+    for part in parts[1:]:
+        if len(name) + 1 + len(part) > MAX_SLUG:
+            break
+        name = f"{name}_{part}"
+    return _cut_between_words(name, MAX_SLUG).rstrip("-_=")
+
+
+def _cut_between_words(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` long, cut at a ``-`` where one is near enough (else where it must be)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    return head.rsplit("-", 1)[0] if "-" in head[limit // 2 :] else head
 
 
 def merged(*layers: dict[str, Any]) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def _cell(value: Any) -> Any:
 
 
 def sheet(jobs: Sequence[Job], table: list[dict[str, Any]], limit: int = MAX_SHEET_TILES) -> Image.Image:
-    """Finals in sweep order, captioned with what varied; a grey tile marks a render with no image.
+    """Finals in sweep order, captioned with what varied and the seed; a grey tile marks a render with no image.
 
     Only the first ``limit`` renders are shown (the title says so), so a huge sweep's sheet stays an
     image a viewer can open and is quick to write, even when a Ctrl-C ends the sweep.
@@ -89,5 +89,6 @@ def sheet(jobs: Sequence[Job], table: list[dict[str, Any]], limit: int = MAX_SHE
         else:
             images.append(Image.new("RGB", (TILE, TILE), (200, 200, 200)))
         status = "" if row["status"] == "completed" else f"{row['status'].upper()} "
-        captions.append(f"{job.index} {status}{job.caption()}")
+        seed = f" seed={row['seed']}" if "seed" not in job.variation and row.get("seed") not in (None, "") else ""
+        captions.append(f"{job.index} {status}{job.caption()}{seed}")
     return contact_sheet(images, captions, tile=TILE, title=title)

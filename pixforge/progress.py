@@ -1,8 +1,7 @@
-"""A live progress bar for terminals: step, loss and steps per second."""
+"""A live progress bar for terminals (on stderr): step, loss and steps per second."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import deque
 
@@ -10,6 +9,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .components import Observer, RunInfo, StepState
+from .terminal import stderr_progress, wants_bar
 
 
 def step_rate(times: deque[float]) -> str:
@@ -28,7 +28,7 @@ class ProgressBar(Observer):
     """
 
     def __init__(self, enabled: bool | None = None, window: int = 10) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = wants_bar(enabled)
         self.progress: Progress | None = None
         self.task = None
         self.times: deque[float] = deque(maxlen=window + 1)
@@ -36,14 +36,13 @@ class ProgressBar(Observer):
     def on_start(self, run: RunInfo) -> None:
         if not self.enabled:
             return
-        self.progress = Progress(
+        self.progress = stderr_progress(
             TextColumn("[bold]render"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
-            transient=False,
         )
         self.progress.start()
         self.task = self.progress.add_task("render", total=run.total_steps, completed=run.start_step, loss="-", rate="-")

@@ -18,7 +18,7 @@ ROOT = Path(pixforge.__file__).parent
 #: bottom to top; a module may import modules on its own floor or a lower one, never a higher one
 FLOORS: list[list[str]] = [
     # plain helpers that know nothing of pixforge
-    ["version", "canvas", "console", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
+    ["version", "canvas", "console", "terminal", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
      "weights.entries", "weights.progress"],
     # files, settings, trust, locks: what every layer above may name
     ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults"],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from ..terminal import stderr_progress, wants_bar
 
 
 @contextmanager
@@ -12,16 +13,12 @@ def byte_progress(
     label: str, total: int | None, done: int = 0, enabled: bool | None = None
 ) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n_bytes)``; draws a rich bar when ``enabled`` (default: stderr is a terminal)."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
+    if not wants_bar(enabled):
         yield lambda n: None
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -29,6 +26,6 @@ def byte_progress(
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+    with stderr_progress(*columns) as bar:
         task = bar.add_task(label, total=total, completed=done)
         yield lambda n: bar.advance(task, n)

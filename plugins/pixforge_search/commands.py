@@ -17,6 +17,7 @@ from pixforge.errors import PixforgeError
 from pixforge.executor_options import RayOption, WorkersOption
 from pixforge.files import printable
 from pixforge.hookspecs import hookimpl
+from pixforge.terminal import stderr_progress, wants_bar
 
 from .models import DEFAULT_MODEL
 
@@ -24,17 +25,14 @@ from .models import DEFAULT_MODEL
 PROGRESS_FROM = 64
 
 
-
-
 @contextmanager
 def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
     """A ``(done, total)`` callback that shows a rich bar on stderr once ``total`` reaches PROGRESS_FROM;
     silent when stderr is not a terminal (logs, CI, pipes)."""
-    if not enabled or not sys.stderr.isatty():
+    if not (enabled and wants_bar()):
         yield lambda done, total: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     shown: dict[str, Any] = {}
 
@@ -42,9 +40,8 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
         if "bar" not in shown:
             if total < PROGRESS_FROM:
                 return
-            shown["bar"] = Progress(
-                TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=True,
+            shown["bar"] = stderr_progress(
+                TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
             )
             shown["bar"].start()
             shown["task"] = shown["bar"].add_task(label, total=total)

@@ -32,7 +32,7 @@ FLOORS: list[list[str]] = [
     # the plugin manager and best-of-N scoring
     ["plugins", "candidates"],
     # resolution against the registry, and the contract tests for plugin authors
-    ["resolve", "testing"],
+    ["resolve", "testing.dummies", "testing.contracts", "testing"],
     ["pipeline"],
     ["executors", "sweep.spec", "sweep.plan", "sweep.job", "sweep.summary", "sweep.executors", "sweep.run", "sweep"],
     ["models_cli", "sweep_cli", "cli"],

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 import torch
 from torch import nn
@@ -22,6 +22,9 @@ from .settings import StrictModel
 if TYPE_CHECKING:
     from .prompts import PromptSet
     from .weights import WeightEntry
+
+#: a component's own Settings model: ``class MyLoss(Loss[MySettings])`` makes ``self.settings`` a MySettings
+SettingsT = TypeVar("SettingsT", bound=StrictModel)
 
 
 class ModelCache:
@@ -60,7 +63,7 @@ class BuildContext:
     allow_download: bool | None = None
 
 
-class Generator(nn.Module, ABC):
+class Generator(nn.Module, ABC, Generic[SettingsT]):
     """Makes an image from trainable parameters.
 
     ``forward()`` returns a batch ``[B, 3, H, W]`` with values in ``[0, 1]`` and keeps the graph to the
@@ -81,9 +84,9 @@ class Generator(nn.Module, ABC):
     #: estimate made before the first step (``pixforge.budget``); the default fits a small VQGAN decoder
     bytes_per_pixel: ClassVar[int] = 1024
 
-    def __init__(self, settings: StrictModel, context: BuildContext) -> None:
+    def __init__(self, settings: SettingsT, context: BuildContext) -> None:
         super().__init__()
-        self.settings = settings
+        self.settings: SettingsT = settings
         self.width = context.width
         self.height = context.height
 
@@ -115,7 +118,7 @@ class Generator(nn.Module, ABC):
         return None
 
 
-class Perceptor(nn.Module, ABC):
+class Perceptor(nn.Module, ABC, Generic[SettingsT]):
     """Embeds images and texts into one space (a CLIP model); frozen, only its input gets gradients.
 
     Code that uses a perceptor (scoring, classifying, searching) asks it through this contract, never
@@ -127,9 +130,9 @@ class Perceptor(nn.Module, ABC):
     #: the length ``D`` of its embeddings; a perceptor sets it when it is built
     embed_dim: int
 
-    def __init__(self, settings: StrictModel, context: BuildContext) -> None:
+    def __init__(self, settings: SettingsT, context: BuildContext) -> None:
         super().__init__()
-        self.settings = settings
+        self.settings: SettingsT = settings
 
     @property
     @abstractmethod
@@ -201,14 +204,14 @@ class StepState:
     loss: float = float("nan")
 
 
-class Loss(ABC):
+class Loss(ABC, Generic[SettingsT]):
     """A weighted term of the objective. Returns an unweighted scalar; the engine applies the weight."""
 
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
 
-    def __init__(self, settings: StrictModel, context: BuildContext) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT, context: BuildContext) -> None:
+        self.settings: SettingsT = settings
 
     def prepare(self, run: RunContext) -> None:
         """Compute what stays fixed for the whole render (text embeddings, init latents)."""
@@ -218,14 +221,14 @@ class Loss(ABC):
         """The loss for this step, a scalar tensor."""
 
 
-class Augmentation(ABC):
+class Augmentation(ABC, Generic[SettingsT]):
     """Builds one kornia augmentation op; the engine composes all of them into one AugmentationSequential."""
 
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
 
-    def __init__(self, settings: StrictModel, context: BuildContext | None = None) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT, context: BuildContext | None = None) -> None:
+        self.settings: SettingsT = settings
 
     @abstractmethod
     def build(self) -> nn.Module:
@@ -244,14 +247,14 @@ class RunInfo:
     start_step: int = 0
 
 
-class Observer:
+class Observer(Generic[SettingsT]):
     """Watches a render step by step (progress frames, video, logging). Must not change the image."""
 
     Settings: ClassVar[type[StrictModel]] = StrictModel
     description: ClassVar[str] = ""
 
-    def __init__(self, settings: StrictModel | None = None, context: BuildContext | None = None) -> None:
-        self.settings = settings if settings is not None else self.Settings()
+    def __init__(self, settings: SettingsT | None = None, context: BuildContext | None = None) -> None:
+        self.settings: SettingsT = settings if settings is not None else cast(SettingsT, self.Settings())
 
     def on_start(self, run: RunInfo) -> None:
         """Called once before the first step."""

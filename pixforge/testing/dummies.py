@@ -58,7 +58,7 @@ class DummyGeneratorSettings(StrictModel):
     scale: float = Field(1.0, ge=0)
 
 
-class DummyGenerator(Generator):
+class DummyGenerator(Generator[DummyGeneratorSettings]):
     """One logit per canvas pixel through a sigmoid: the simplest generator that meets the contract."""
 
     Settings = DummyGeneratorSettings
@@ -72,7 +72,7 @@ class DummyGenerator(Generator):
     def init(self, image: torch.Tensor | None) -> None:
         with torch.no_grad():
             if image is None:
-                noise = torch.randn(self.logits.shape) * self.settings.scale  # type: ignore[attr-defined]
+                noise = torch.randn(self.logits.shape) * self.settings.scale
                 self.logits.copy_(noise)
             else:
                 image = F.interpolate(image[:1].float(), size=(self.height, self.width), mode="area")
@@ -92,7 +92,7 @@ class DummyPerceptorSettings(StrictModel):
     seed: int = 0
 
 
-class DummyPerceptor(Perceptor):
+class DummyPerceptor(Perceptor[DummyPerceptorSettings]):
     """A tiny frozen conv net with fixed random weights; texts map to fixed random unit vectors (by hash)."""
 
     Settings = DummyPerceptorSettings

@@ -66,7 +66,7 @@ def cache_key(settings: ClipSettings, device: torch.device) -> tuple[Any, ...]:
     return ("clip", settings.model, settings.pretrained, settings.config, weights_precision(settings.precision), device)
 
 
-class ClipPerceptor(Perceptor):
+class ClipPerceptor(Perceptor[ClipSettings]):
     """Embeds images (normalised with the model's own mean/std) and texts (its own tokenizer) to unit vectors.
 
     Text embeddings are cached per string on the instance, so each prompt is encoded once per render.
@@ -114,7 +114,7 @@ class ClipPerceptor(Perceptor):
     def dtype(self) -> torch.dtype:
         """The dtype the model takes its input in (open_clip casts only some layers, so the parameters'
         dtypes are mixed and cannot tell it)."""
-        return weight_dtype(self.settings.precision)  # type: ignore[attr-defined]
+        return weight_dtype(self.settings.precision)
 
     @property
     def logit_scale(self) -> float | None:
@@ -139,7 +139,7 @@ class ClipPerceptor(Perceptor):
         x = (x - self.mean) / self.std
         if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        mixed = autocast_for(self.settings.precision, x.device)  # type: ignore[attr-defined]
+        mixed = autocast_for(self.settings.precision, x.device)
         with mixed, sequence_first_attention(self.model, torch.is_grad_enabled()):
             features = self.model.encode_image(x.to(self.dtype))
         return F.normalize(features.float(), dim=-1)
@@ -149,7 +149,7 @@ class ClipPerceptor(Perceptor):
         unknown = getattr(self.tokenizer, "unknown_words", None)
         words = unknown(texts) if callable(unknown) else []
         if words:
-            name = self.settings.model  # type: ignore[attr-defined]
+            name = self.settings.model
             warnings.warn(
                 f"{name} does not know the word{'s' if len(words) > 1 else ''} {', '.join(repr(w) for w in words)} "
                 f"(read as unknown); its vocabulary: `pixforge models show {name}`",

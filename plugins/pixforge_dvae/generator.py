@@ -74,7 +74,7 @@ def cache_key(settings: DVAESettings, device: torch.device) -> tuple[Any, ...]:
     return ("dvae", source, settings.trust_checkpoint, str(device))
 
 
-class DVAEGenerator(Generator):
+class DVAEGenerator(Generator[DVAESettings]):
     """Token logits ``[B, V, H/8, W/8]`` decoded by a frozen dall-e decoder into ``[B, 3, H, W]`` in 0..1."""
 
     Settings = DVAESettings
@@ -123,7 +123,7 @@ class DVAEGenerator(Generator):
 
     def _confident(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits that give ``tokens`` the probability ``init_confidence`` (the rest share what is left)."""
-        p = self.settings.init_confidence  # type: ignore[attr-defined]
+        p = self.settings.init_confidence
         margin = math.log(p / (1 - p)) + math.log(self.dvae.vocab_size - 1)
         one_hot = F.one_hot(tokens.long(), self.dvae.vocab_size).permute(0, 3, 1, 2).float()
         return one_hot * margin

@@ -60,7 +60,7 @@ def centre_square(image: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
-class ClipPromptLoss(Loss):
+class ClipPromptLoss(Loss[ClipPromptSettings]):
     """The CLIP guidance: text, image, target-image and noise prompts, for every perceptor of the render."""
 
     Settings = ClipPromptSettings
@@ -122,7 +122,7 @@ class ClipPromptLoss(Loss):
             losses = prompt_losses(state.embeddings[key], targets)
             total = total + slot_weight * losses.sum()
             count += len(losses)
-        if self.settings.reduce == "mean" and count:  # type: ignore[attr-defined]
+        if self.settings.reduce == "mean" and count:
             total = total / count
         return total
 

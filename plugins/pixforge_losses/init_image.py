@@ -22,7 +22,7 @@ class InitImageSettings(StrictModel):
     decay: float = Field(0.0, ge=0)
 
 
-class InitImageLoss(Loss):
+class InitImageLoss(Loss[InitImageSettings]):
     """Mean squared distance to the init image (0 when the render has no init image)."""
 
     Settings = InitImageSettings
@@ -34,7 +34,7 @@ class InitImageLoss(Loss):
 
     def prepare(self, run: RunContext) -> None:
         self.target = None
-        if self.settings.space == "latent":  # type: ignore[attr-defined]
+        if self.settings.space == "latent":
             latent = run.generator.latent()
             if latent is None:
                 raise ConfigError(
@@ -49,8 +49,8 @@ class InitImageLoss(Loss):
     def __call__(self, state: StepState) -> torch.Tensor:
         if self.target is None:
             return zero(state)
-        fade = 1.0 / (1.0 + self.settings.decay * state.step)  # type: ignore[attr-defined]
-        if self.settings.space == "latent":  # type: ignore[attr-defined]
+        fade = 1.0 / (1.0 + self.settings.decay * state.step)
+        if self.settings.space == "latent":
             latent = state.generator.latent()
             assert latent is not None
             return fade * F.mse_loss(latent.float(), self.target.to(latent.device).float())

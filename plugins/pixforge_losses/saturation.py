@@ -28,7 +28,7 @@ def colourfulness(image: torch.Tensor) -> torch.Tensor:
     return spread + 0.3 * offset
 
 
-class SaturationLoss(Loss):
+class SaturationLoss(Loss[SaturationSettings]):
     """Minus the colourfulness: weight > 0 saturates the image, weight < 0 desaturates it (towards grey)."""
 
     Settings = SaturationSettings

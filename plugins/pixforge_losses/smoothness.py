@@ -25,11 +25,11 @@ def total_variation(image: torch.Tensor, kind: str = "l1") -> torch.Tensor:
     return dx.abs().mean() + dy.abs().mean()
 
 
-class SmoothnessLoss(Loss):
+class SmoothnessLoss(Loss[SmoothnessSettings]):
     """Total variation of the image; 0 for a constant image."""
 
     Settings = SmoothnessSettings
     description = "total variation: penalises differences between neighbouring pixels (smooth, flat regions)"
 
     def __call__(self, state: StepState) -> torch.Tensor:
-        return total_variation(state.image.float(), self.settings.kind)  # type: ignore[attr-defined]
+        return total_variation(state.image.float(), self.settings.kind)

@@ -22,7 +22,7 @@ def mirror(image: torch.Tensor, axis: str) -> torch.Tensor:
     return image.flip(-1 if axis == "horizontal" else -2)
 
 
-class SymmetryLoss(Loss):
+class SymmetryLoss(Loss[SymmetrySettings]):
     """Mean squared difference between the image and its mirror; 0 for a symmetric image."""
 
     Settings = SymmetrySettings
@@ -30,4 +30,4 @@ class SymmetryLoss(Loss):
 
     def __call__(self, state: StepState) -> torch.Tensor:
         image = state.image.float()
-        return F.mse_loss(image, mirror(image, self.settings.axis))  # type: ignore[attr-defined]
+        return F.mse_loss(image, mirror(image, self.settings.axis))

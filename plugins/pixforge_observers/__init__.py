@@ -11,7 +11,7 @@ from pixforge.run_folder import RunFolder
 from pixforge.settings import StrictModel
 
 
-class LossLog(Observer):
+class LossLog(Observer[StrictModel]):
     """Appends each step's losses to ``losses.csv`` in the run folder as it goes, so a crash keeps the history."""
 
     description = "write each step's losses to losses.csv in the run folder"

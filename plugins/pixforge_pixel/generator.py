@@ -57,7 +57,7 @@ def to_logits(values: torch.Tensor) -> torch.Tensor:
     return torch.logit(values.clamp(EDGE, 1.0 - EDGE))
 
 
-class PixelGenerator(Generator):
+class PixelGenerator(Generator[PixelSettings]):
     """A ``[1, 3, rows, columns]`` grid of logits; ``forward`` renders ``sigmoid(grid)`` at canvas size."""
 
     Settings = PixelSettings
@@ -113,7 +113,7 @@ class PixelGenerator(Generator):
 
     def forward(self) -> torch.Tensor:
         cells = torch.sigmoid(self.logits)
-        mode = self.settings.upsample  # type: ignore[attr-defined]
+        mode = self.settings.upsample
         size = (self.height, self.width)
         if mode == "nearest":
             return F.interpolate(cells, size=size, mode="nearest-exact")

@@ -77,7 +77,7 @@ def cache_key(files: ModelFiles, trust: bool, device: torch.device) -> tuple[Any
     return ("vqgan", str(files.config), str(files.checkpoint), trust, str(device))
 
 
-class VQGANGenerator(Generator):
+class VQGANGenerator(Generator[VQGANSettings]):
     """A latent ``z`` decoded by a frozen taming VQGAN; ``forward`` renders ``[1, 3, H, W]`` in 0..1."""
 
     Settings = VQGANSettings
@@ -137,7 +137,7 @@ class VQGANGenerator(Generator):
             self.after_step()
 
     def _from_settings(self) -> torch.Tensor:
-        kind = self.settings.init  # type: ignore[attr-defined]
+        kind = self.settings.init
         height, width = self.height + 2 * self.pad, self.width + 2 * self.pad
         if kind == "pixels":
             return self.vq.encode(pixel_noise(1, height, width).to(self.z.device))
@@ -174,14 +174,14 @@ class VQGANGenerator(Generator):
         """``z`` snapped to the codebook, with gradients to ``z``."""
         if self.gumbel:
             s = self.settings
-            z_q, _ = gumbel_quantize(self.z, self.vq.codebook, s.temperature, s.gumbel_noise)  # type: ignore[attr-defined]
+            z_q, _ = gumbel_quantize(self.z, self.vq.codebook, s.temperature, s.gumbel_noise)
             return z_q
         z_q, _ = straight_through_quantize(self.z, self.vq.codebook)
         return z_q
 
     def forward(self) -> torch.Tensor:
         z_q = self.quantized()
-        with autocast_for(self.settings.precision, z_q.device):  # type: ignore[attr-defined]
+        with autocast_for(self.settings.precision, z_q.device):
             image = self.vq.decode(z_q, self.channels_last)
         image = image[..., self.pad : self.pad + self.height, self.pad : self.pad + self.width]
         return clamp_with_grad(image, 0.0, 1.0)

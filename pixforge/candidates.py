@@ -1,8 +1,9 @@
 """Best of N: render several seeds, score each final image by CLIP against the prompt, keep the best.
 
 A generator that renders several independent samples in one batch (``Generator.samples_setting``)
-makes all N in one render instead: same seed, N samples, each scored the same way. The score is the render's own perceptors' cosine similarity between the whole final image and each text
-prompt, weighted by prompt and perceptor weights — the same models that guided the render.
+makes all N in one render instead: same seed, N samples, each scored the same way. The score is the
+render's own perceptors' cosine similarity between the whole final image and each text prompt, weighted
+by prompt and perceptor weights — the same models that guided the render.
 """
 
 from __future__ import annotations

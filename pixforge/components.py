@@ -67,7 +67,7 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
     """Makes an image from trainable parameters.
 
     ``forward()`` returns a batch ``[B, 3, H, W]`` with values in ``[0, 1]`` and keeps the graph to the
-    parameters. Randomness must come from torch's default generator: the engine seeds it per render.
+    parameters. Randomness must come from torch's default generator: the pipeline seeds it per render.
     """
 
     Settings: ClassVar[type[StrictModel]] = StrictModel

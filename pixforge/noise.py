@@ -11,7 +11,7 @@ import torch
 def gradient_images(n: int, height: int, width: int, gen: torch.Generator | None = None) -> torch.Tensor:
     """``n`` linear two-colour gradients at random angles, ``[n, 3, height, width]`` in 0..1.
 
-    Randomness comes from ``gen``, or torch's default generator (which the engine seeds per render).
+    Randomness comes from ``gen``, or torch's default generator (which the pipeline seeds per render).
     """
     ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height - 0.5
     xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width - 0.5

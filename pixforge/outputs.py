@@ -1,4 +1,7 @@
-"""The run folder: atomic file writes, PNGs that carry their settings, and reading them back."""
+"""Files a render writes and reads: atomic writes, PNGs that carry their settings, images decoded within a limit.
+
+Which files a run folder holds is ``pixforge.run_folder``.
+"""
 
 from __future__ import annotations
 

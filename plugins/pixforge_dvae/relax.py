@@ -3,7 +3,7 @@
 Three relaxations of "pick one token per cell": ``softmax`` (a deterministic mixture), ``gumbel`` (a
 Gumbel-softmax sample: a noisy, soft mixture) and ``gumbel_hard`` (a Gumbel sample snapped to one-hot,
 with the soft sample's gradient: straight-through). Noise comes from torch's default generator, which
-the engine seeds per render, so a render is reproducible.
+the pipeline seeds per render, so a render is reproducible.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ The attack is PGD in pixel space (0..1, before normalisation), in an L2 or L∞ 
 trains; the text tower and the logit scale stay as the clean model had them, so prompts embed exactly as
 before. Batch norms keep their running statistics (eval mode), as the perceptor uses them.
 
-Run: ``pixforge zoo train tiny-clip-robust --minutes 25`` or ``python -m pixforge_zoo.train_robust``.
+Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` or ``python -m pixforge_zoo.train_robust``.
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ NORMS = ("l2", "linf")
 class RobustSettings:
     """Everything a robust run depends on (stored next to the weights)."""
 
-    minutes: float = 25.0
+    minutes: float = 28.0
     seed: int = 0
     max_steps: int | None = None
     recipe: str = "mixed"
     norm: str = "l2"
-    #: radius of the attack ball in 0..1 pixel units (L2 over the whole 64×64×3 image, or per pixel for L∞)
+    #: radius of the attack ball in 0..1 pixel units (L2 over the whole 64×64×3 image, or per pixel for L∞).
+    #: Chosen by measurement (28-minute runs, 300 held-out images): ε 2 keeps shape accuracy at 87 %, ε 3
+    #: falls to 69 %; 6-minute pilots: ε 1 kept 92 %, ε 4 fell to 34 %
     epsilon: float = 2.0
     attack_steps: int = 3
     #: PGD step as a multiple of epsilon / attack_steps (2.5 is Madry et al.'s rule)
@@ -60,11 +62,11 @@ class RobustSettings:
     groups: int = 12
     nonsense: int = 8
     crop_p: float = 0.5
-    lr: float = 2e-4
+    lr: float = 3e-4
     weight_decay: float = 0.0
     eval_every_s: float = 240.0
     eval_images: int = 300
-    threads: int = 2
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
@@ -131,7 +133,7 @@ def _image_tower_only(model: nn.Module) -> list[nn.Parameter]:
 
 
 def train_robust_clip(
-    minutes: float = 25.0,
+    minutes: float = 28.0,
     seed: int = 0,
     out: Path | None = None,
     max_steps: int | None = None,
@@ -226,7 +228,7 @@ def train_robust_clip(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=25.0)
+    parser.add_argument("--minutes", type=float, default=28.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--max-steps", type=int, default=None)
@@ -234,8 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--norm", choices=NORMS, default="l2")
     parser.add_argument("--epsilon", type=float, default=2.0)
     parser.add_argument("--attack-steps", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     train_robust_clip(

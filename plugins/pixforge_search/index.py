@@ -323,6 +323,8 @@ def read_shard(path: Path, embed_dim: int) -> tuple[list[Entry], np.ndarray]:
     if not path.exists():
         raise ShardGone(path.name)
     if not is_regular(path):
+        if not path.exists():  # removed between the two looks: a writer replaced the index
+            raise ShardGone(path.name)
         raise damaged(path.parent, f"shard {path.name} is not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:

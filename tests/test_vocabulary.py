@@ -33,7 +33,7 @@ def test_render_warns_once_naming_the_unknown_words(tmp_path):
     ours = [w for w in caught if issubclass(w.category, PixforgeWarning)]
     assert len(ours) == 1
     text = str(ours[0].message)
-    assert "'crimson'" in text and "'teal'" in text and "pixforge models show pixforge-tiny-clip" in text
+    assert "'crimson'" in text and "'teal'" in text and "pixforge models show pixforge-tiny-clip-robust" in text
 
 
 def test_known_words_give_no_warning(tmp_path):
@@ -51,7 +51,7 @@ def test_cli_prints_the_warning_as_one_line(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "crimson" in line]
-    assert lines == [lines[0]] and lines[0].startswith("pixforge: warning: pixforge-tiny-clip does not know the word 'crimson'")
+    assert lines == [lines[0]] and lines[0].startswith("pixforge: warning: pixforge-tiny-clip-robust does not know the word 'crimson'")
     assert "Traceback" not in done.stderr
 
 

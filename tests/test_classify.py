@@ -135,7 +135,8 @@ def test_classifying_after_a_render_reuses_its_loaded_model(tmp_path, samples, m
 
     monkeypatch.setattr(clip_perceptor, "load_clip", no_second_load)
     monkeypatch.setattr(clip_perceptor, "load_named", no_second_load)
-    result = classify(samples[:2], COLORS, pipeline=pipeline)
+    # the default preset renders with the robust tiny CLIP; classifying with that model reuses it
+    result = classify(samples[:2], COLORS, pipeline=pipeline, model="pixforge-tiny-clip-robust")
     assert result.scores.shape == (2, 3)
     assert len(pipeline.cache) == loaded
 

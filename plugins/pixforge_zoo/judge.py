@@ -33,12 +33,6 @@ def _palette() -> tuple[list[str], torch.Tensor]:
     return names, torch.tensor([COLORS[n] for n in names], dtype=torch.float32) / 255.0
 
 
-def nearest_colour(rgb: torch.Tensor) -> str:
-    """The named world colour nearest to a ``[3]`` colour in 0..1."""
-    names, palette = _palette()
-    return names[int(((palette - rgb.view(1, 3)) ** 2).sum(1).argmin())]
-
-
 def colour_check(image: torch.Tensor, shape_colour: str, background: str, band: float = 0.125,
                  min_share: float = 0.03) -> ColourVerdict:
     """Check a ``[3, H, W]`` (or ``[1, 3, H, W]``) render in 0..1 against "a SHAPE_COLOUR ... on a BACKGROUND background"."""

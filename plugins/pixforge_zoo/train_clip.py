@@ -20,7 +20,6 @@ Run: ``python -m pixforge_zoo.train_clip --minutes 22`` or ``pixforge zoo train 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from . import augment, world
 from .evaluate import held_out, zero_shot_accuracy
 from .tiny_clip import WEIGHTS_DIR, WordTokenizer, build_model, default_tokenizer, normalise, save_weights
+from .training import time_box_parser
 
 _ATTRS = world.ATTRIBUTES  # shape, color, background, size, position
 _TABLES = (world.SHAPES, tuple(world.COLORS), tuple(world.COLORS), tuple(world.SIZES), tuple(world.POSITIONS))
@@ -280,11 +280,7 @@ def train_tiny_clip(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=22.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--max-steps", type=int, default=None)
+    parser = time_box_parser(__doc__.splitlines()[0], minutes=22.0)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # only effective if set before torch starts its pool
     train_tiny_clip(minutes=args.minutes, seed=args.seed, out=args.out, max_steps=args.max_steps, log=lambda s: print(s, flush=True))

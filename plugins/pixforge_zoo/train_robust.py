@@ -20,7 +20,6 @@ Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` or ``python -m pixforg
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import random
@@ -36,7 +35,7 @@ from torch import nn
 from .evaluate import held_out, zero_shot_accuracy
 from .tiny_clip import ROBUST_MODEL_NAME, ROBUST_WEIGHTS_DIR, WEIGHTS_DIR, load_tiny_clip, normalise, save_weights
 from .train_clip import EVAL_SEED_OFFSET, TrainSettings, make_batch, multi_positive_loss
-from .training import learning_rate
+from .training import learning_rate, time_box_parser
 
 RECIPES = ("tecoa", "fare", "mixed")
 NORMS = ("l2", "linf")
@@ -227,11 +226,7 @@ def train_robust_clip(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=28.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--max-steps", type=int, default=None)
+    parser = time_box_parser(__doc__.splitlines()[0], minutes=28.0)
     parser.add_argument("--recipe", choices=RECIPES, default="mixed")
     parser.add_argument("--norm", choices=NORMS, default="l2")
     parser.add_argument("--epsilon", type=float, default=2.0)

@@ -1,4 +1,4 @@
-"""The tiny CLIP's trainer for ``pixforge zoo train tiny-clip``.
+"""The zoo's trainers for ``pixforge zoo train tiny-clip`` and ``tiny-clip-robust``.
 
 Every plugin registers its own trainers through the ``register_trainers`` hook. A trainer takes ``minutes``,
 ``seed`` and ``out`` (None: the plugin's shipped weights folder) and returns the folder it wrote; it imports
@@ -8,12 +8,6 @@ its heavy modules only when it runs, so the CLI stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
-
-
-
-class Trainer(Protocol):
-    def __call__(self, minutes: float, seed: int, out: Path | None) -> Path: ...
 
 
 def train_tiny_clip(minutes: float, seed: int, out: Path | None) -> Path:

@@ -3,8 +3,10 @@ learning-rate schedule and PSNR. The tiny VQGAN and the tiny dVAE train the same
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -37,3 +39,13 @@ def learning_rate(base: float, progress: float, warmup: float = 0.02) -> float:
         return base * max(progress / warmup, 0.02)
     t = min(1.0, (progress - warmup) / (1 - warmup))
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def time_box_parser(description: str, minutes: float) -> argparse.ArgumentParser:
+    """The command line every time-boxed trainer takes: ``--minutes``, ``--seed``, ``--out``, ``--max-steps``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--minutes", type=float, default=minutes)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--max-steps", type=int, default=None)
+    return parser

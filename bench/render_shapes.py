@@ -52,13 +52,12 @@ def _render(job: tuple) -> dict:
            "image": result.tensor[0].clone()}
     if candidates > 1:
         # every candidate judged: does the CLIP's first pick pass more often than a random one?
-        from PIL import Image
-        import numpy as np
+        from pixforge.outputs import load_image, pil_to_tensor
 
         files = sorted(p for p in Path(out).glob("candidates/*/final.png") if p.parent.name != "batch")
         verdicts = []
         for path in files:
-            tensor = torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1).float() / 255
+            tensor = pil_to_tensor(load_image(path))
             verdicts.append(shape_check(tensor, prompt.shape, prompt.colour, prompt.background).passed)
         row["candidate_passes"] = verdicts
     return row

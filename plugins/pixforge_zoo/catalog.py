@@ -6,7 +6,6 @@ them through the ``register_models`` loader (``pixforge_zoo.tiny_clip.load_tiny_
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pixforge.weights import WeightEntry, WeightFile
@@ -16,12 +15,10 @@ KIND = "clip"
 
 def _vocabulary(folder: Path) -> tuple[str, ...]:
     """The words the shipped weights were trained with (``pixforge models show`` lists them)."""
-    from .tiny_clip import VOCAB_FILE
+    from .tiny_clip import VOCAB_FILE, WordTokenizer
 
     path = folder / VOCAB_FILE
-    if not path.is_file():
-        return ()
-    return tuple(json.loads(path.read_text(encoding="utf-8"))["words"])
+    return tuple(WordTokenizer.load(path).words) if path.is_file() else ()
 
 
 def _entry(name: str, folder: Path, description: str) -> WeightEntry:

@@ -33,6 +33,14 @@ def _palette() -> tuple[list[str], torch.Tensor]:
     return names, torch.tensor([COLORS[n] for n in names], dtype=torch.float32) / 255.0
 
 
+def colour_labels(image: torch.Tensor) -> tuple[list[str], torch.Tensor]:
+    """Names of the world colours and each pixel's nearest one, as an ``[H, W]`` index map of a ``[3, H, W]`` image."""
+    names, palette = _palette()
+    _, height, width = image.shape
+    pixels = image.permute(1, 2, 0).reshape(-1, 1, 3)
+    return names, ((pixels - palette.view(1, -1, 3)) ** 2).sum(-1).argmin(-1).view(height, width)
+
+
 def colour_check(image: torch.Tensor, shape_colour: str, background: str, band: float = 0.125,
                  min_share: float = 0.03) -> ColourVerdict:
     """Check a ``[3, H, W]`` (or ``[1, 3, H, W]``) render in 0..1 against "a SHAPE_COLOUR ... on a BACKGROUND background"."""
@@ -43,9 +51,7 @@ def colour_check(image: torch.Tensor, shape_colour: str, background: str, band: 
     edge = max(1, round(band * min(height, width)))
     mask = torch.ones(height, width, dtype=torch.bool)
     mask[edge:-edge, edge:-edge] = False
-    names, palette = _palette()
-    pixels = image.permute(1, 2, 0).reshape(-1, 1, 3)
-    labels = ((pixels - palette.view(1, -1, 3)) ** 2).sum(-1).argmin(-1).view(height, width)
+    names, labels = colour_labels(image)
     border = names[int(torch.bincount(labels[mask], minlength=len(names)).argmax())]
     inner = labels[~mask]
     counts = torch.bincount(inner, minlength=len(names))

@@ -23,7 +23,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from .world import COLORS, SHAPES, shape_distance
+from .judge import colour_labels
+from .world import SHAPES, shape_distance
 
 #: rotational symmetry of each shape: templates are tried at angles across one period
 _PERIODS = {"circle": 0.0, "ring": 0.0, "square": math.pi / 2, "cross": math.pi / 2,
@@ -49,20 +50,6 @@ class ShapeVerdict:
     #: the template that fits the region best, and every shape's best IoU
     best_shape: str
     iou: dict[str, float]
-
-
-def _palette() -> tuple[list[str], torch.Tensor]:
-    names = list(COLORS)
-    return names, torch.tensor([COLORS[n] for n in names], dtype=torch.float32) / 255.0
-
-
-def colour_labels(image: torch.Tensor) -> tuple[list[str], torch.Tensor]:
-    """Names of the world colours and each pixel's nearest one as an ``[H, W]`` index map."""
-    names, palette = _palette()
-    _, height, width = image.shape
-    pixels = image.permute(1, 2, 0).reshape(-1, 1, 3)
-    labels = ((pixels - palette.view(1, -1, 3)) ** 2).sum(-1).argmin(-1).view(height, width)
-    return names, labels
 
 
 def largest_region(mask: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` or ``python -m pixforg
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -145,7 +146,7 @@ def train_robust_clip(
     out = Path(out) if out is not None else ROBUST_WEIGHTS_DIR
     torch.set_num_threads(settings.threads)
     model, tokenizer, mean, std, size = load_tiny_clip(weights_dir=start_from or WEIGHTS_DIR)
-    reference, *_ = load_tiny_clip(weights_dir=start_from or WEIGHTS_DIR)
+    reference = copy.deepcopy(model)  # frozen: FARE's clean embeddings
     params = _image_tower_only(model)
     optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=settings.weight_decay)
     gen = torch.Generator().manual_seed(seed)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 import torch
 from torch import nn
 
+from .fit import as_canvas, fit_to_image
 from .settings import StrictModel
 
 if TYPE_CHECKING:
@@ -83,6 +84,10 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
     #: about how many bytes a step keeps per canvas pixel (activations, forward and backward): the memory
     #: estimate made before the first step (``pixforge.budget``); the default fits a small VQGAN decoder
     bytes_per_pixel: ClassVar[int] = 1024
+    #: steps and Adam learning rate of the pixel-MSE fit with which ``from_image`` starts a generator that
+    #: does not reproduce images
+    fit_steps: ClassVar[int] = 40
+    fit_lr: ClassVar[float] = 0.05
 
     def __init__(self, settings: SettingsT, context: BuildContext) -> None:
         super().__init__()
@@ -101,6 +106,20 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
     @abstractmethod
     def init(self, image: torch.Tensor | None) -> None:
         """Set the parameters from the generator's own noise, or to reproduce ``image`` ([1, 3, H, W], 0..1)."""
+
+    def from_image(self, image: torch.Tensor, seed: int = 0) -> None:
+        """Start from a picture of any size (a staged render's upsampled last stage, an animation's last frame).
+
+        It is resized to this generator's canvas and given to ``init(image)``; a generator that does not
+        reproduce images then has its parameters fitted to it by ``fit_steps`` seeded Adam steps of pixel
+        MSE. Override it when a generator has a better way.
+        """
+        params = self.parameters_to_optimize()
+        device = params[0].device if params else None
+        target = as_canvas(image, self.width, self.height, device)
+        self.init(target)
+        if not self.reproduces_images and params:
+            fit_to_image(self, target, params, self.fit_steps, self.fit_lr, seed)
 
     @abstractmethod
     def forward(self) -> torch.Tensor:

@@ -23,7 +23,7 @@ FLOORS: list[list[str]] = [
     # files, settings, trust, locks: what every layer above may name
     ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults"],
     # images on disk, the run folder, cutouts, the optimiser, named weights
-    ["outputs", "run_folder", "cutouts", "optim", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
+    ["outputs", "run_folder", "cutouts", "optim", "fit", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
      "weights.safe_load", "weights"],
     # the component contracts, the settings schema, checkpoints, what a render gives back
     ["components", "config", "resume", "results"],

@@ -135,6 +135,35 @@ class GeneratorContract(ComponentContract):
             error = (image[:1] - target).abs().mean().item()
             assert error < self.reproduce_tolerance, f"init(image) gives mean error {error:.3f}"
 
+    def test_from_image_starts_near_a_picture_of_another_size(
+        self, contract_component: type, contract_settings: dict[str, Any]
+    ) -> None:
+        generator = self._build(contract_component, contract_settings)
+        target = smooth_image(generator.width, generator.height)
+        bigger = torch.nn.functional.interpolate(target, scale_factor=2.0, mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            before = (generator()[:1] - target).pow(2).mean().item()
+        generator.from_image(bigger, seed=3)
+        with torch.no_grad():
+            image = generator()
+        assert tuple(image.shape[-2:]) == (generator.height, generator.width)
+        after = (image[:1] - target).pow(2).mean().item()
+        if self.reproduce_tolerance is not None and contract_component.reproduces_images:
+            error = (image[:1] - target).abs().mean().item()
+            assert error < self.reproduce_tolerance, f"from_image(image) gives mean error {error:.3f}"
+        else:
+            assert after <= before, f"from_image moved away from the picture (MSE {before:.4f} → {after:.4f})"
+
+    def test_from_image_is_deterministic(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        images = []
+        for _ in range(2):
+            generator = self._build(contract_component, contract_settings, seed=5)
+            with seeded(6):
+                generator.from_image(smooth_image(generator.width, generator.height), seed=7)
+            with torch.no_grad():
+                images.append(generator())
+        assert torch.equal(images[0], images[1])
+
     def test_latent_is_tensor_or_none(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         latent = self._build(contract_component, contract_settings).latent()
         assert latent is None or isinstance(latent, torch.Tensor)

@@ -5,19 +5,67 @@ Our own code, modelled on nerdyrodent/VQGAN-CLIP's ``generate.py`` with its defa
 one by one in a Python loop), the augment list ``Af Pe Ji Er`` applied to the batch as an ``nn.Sequential``
 of kornia ops, noise ``U(0, 0.1) * N(0, 1)`` per cutout, one CLIP, the spherical-distance prompt loss,
 Adam (lr 0.1) on ``z``, ``z`` clamped to the codebook's range after each step, models in
-``eval().requires_grad_(False)``. It leaves out what generate.py does only for display (its per-step
-copy of the image to numpy), which would only slow it down.
+``eval().requires_grad_(False)``, the ``tqdm`` bar, and its check-in every ``display_freq`` (50) steps: the
+losses printed, the image decoded again under ``inference_mode`` and saved as a PNG with a comment.
+
+The CLIP is OpenAI's own module code (``clip/model.py`` of the ``clip`` package generate.py imports,
+installed as ``clip-anytorch``): sequence-first attention, QuickGELU, LayerNorms that compute in fp32.
+``openai_clip`` builds it from a state dict in OpenAI's layout, as ``clip.load`` does. What still differs
+from generate.py, and why it does not change the work of a step:
+
+- the models come from files or seeds the benchmark shares with pixforge, not from ``clip.load`` and
+  ``load_vqgan_model`` (the same modules; ``clip.load`` on a CPU rounds the weights through fp16 and
+  back, which changes values, not operations; pixforge's VQAutoencoder holds taming's own Encoder,
+  Decoder and VectorQuantizer2 under VQModel's attribute names);
+- ``torch.manual_seed`` is called by the caller before the loop is built, so ``z``'s random codes are
+  seeded (generate.py seeds only after drawing them);
+- story mode, zoom video, init images and the other optimisers are not modelled (off by default).
 
 It takes already built models so that both loops of a benchmark run the very same weights, and it uses
-only the taming and open_clip modules themselves (never pixforge's code paths).
+only the taming, open_clip and OpenAI CLIP modules themselves (never pixforge's code paths).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+
 import kornia.augmentation as K
 import torch
 import torch.nn.functional as F
+from PIL import PngImagePlugin
 from torch import nn, optim
+from torchvision.transforms import functional as TF
+from tqdm import tqdm
+
+
+def openai_clip_module():
+    """``clip/model.py`` from the installed ``clip`` package (clip-anytorch), loaded alone.
+
+    The package's ``__init__`` imports ``pkg_resources``, which setuptools ≥ 81 no longer ships; the model
+    code needs only torch and numpy.
+    """
+    spec = importlib.util.find_spec("clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("bench: the reference needs OpenAI's CLIP code: pip install clip-anytorch")
+    path = Path(next(iter(spec.submodule_search_locations)), "model.py")
+    module_spec = importlib.util.spec_from_file_location("openai_clip_model", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def openai_clip(state_dict: dict[str, torch.Tensor], fp16: bool = False) -> nn.Module:
+    """OpenAI's CLIP built for ``state_dict`` as ``clip.load`` builds it (fp16 on a GPU, float on a CPU).
+
+    ``build_model`` rounds the weights to fp16; reloading ``state_dict`` afterwards keeps the exact values
+    that the other loop of a benchmark runs.
+    """
+    model = openai_clip_module().build_model({k: v.clone() for k, v in state_dict.items()})
+    model.float().load_state_dict(state_dict, strict=False)
+    return model.half() if fp16 else model
 
 
 class ReplaceGrad(torch.autograd.Function):
@@ -130,6 +178,8 @@ class ReferenceLoop:
         prompt: str,
         lr: float = 0.1,
         device: torch.device | str = "cpu",
+        display_freq: int = 50,
+        output: str | Path | None = None,
     ) -> None:
         self.vq = vq.eval().requires_grad_(False).to(device)
         self.clip = clip.eval().requires_grad_(False).to(device)
@@ -153,6 +203,11 @@ class ReferenceLoop:
             tokens = tokenizer([prompt]).to(device)
             embed = self.clip.encode_text(tokens).float()
         self.prompts = [Prompt(embed, 1.0, float("-inf")).to(device)]
+        self.prompt_text = [prompt]
+        self.display_freq = display_freq
+        self.output = Path(output) if output else Path(tempfile.gettempdir(), f"reference-loop-{id(self)}.png")
+        self.i = 0
+        self.bar = tqdm(file=sys.stderr)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -167,11 +222,27 @@ class ReferenceLoop:
         iii = self.clip.encode_image(self.normalize(self.make_cutouts(out)).to(self.clip_dtype)).float()
         return [prompt(iii) for prompt in self.prompts]
 
+    @torch.inference_mode()
+    def checkin(self, losses: list[torch.Tensor]) -> None:
+        """generate.py's ``checkin``: print the losses, decode ``z`` again and save it with a PNG comment."""
+        losses_str = ", ".join(f"{loss.item():g}" for loss in losses)
+        tqdm.write(f"i: {self.i}, loss: {sum(losses).item():g}, losses: {losses_str}", file=sys.stderr)
+        out = self.synth()
+        info = PngImagePlugin.PngInfo()
+        info.add_text("comment", f"{self.prompt_text}")
+        TF.to_pil_image(out[0].float().cpu()).save(self.output, pnginfo=info)
+
     def step(self) -> torch.Tensor:
+        """generate.py's ``train(i)`` and its loop's counter and bar."""
         self.opt.zero_grad(set_to_none=True)
-        loss = sum(self.ascend_txt())
+        losses = self.ascend_txt()
+        if self.display_freq and self.i % self.display_freq == 0:
+            self.checkin(losses)
+        loss = sum(losses)
         loss.backward()
         self.opt.step()
-        with torch.no_grad():
+        with torch.inference_mode():
             self.z.copy_(self.z.maximum(self.z_min).minimum(self.z_max))
+        self.i += 1
+        self.bar.update()
         return loss.detach()

@@ -57,12 +57,15 @@ class Case:
     chunk: int
 
 
+#: OpenAI's ViT-B/32 uses QuickGELU; open_clip's "ViT-B-32" config uses exact GELU, so both loops use this one
+VIT = "ViT-B-32-quickgelu"
 CASES = {
     "tiny-16": Case("tiny-16", 64, 16, "tiny", "pixforge-tiny-clip", "tiny VQGAN f8 + tiny CLIP (RN, 64 px)", 10, 4, 20),
     "tiny-32": Case("tiny-32", 64, 32, "tiny", "pixforge-tiny-clip", "tiny VQGAN f8 + tiny CLIP (RN, 64 px)", 10, 4, 20),
-    "vit-16": Case("vit-16", 256, 16, "f16-16384", "ViT-B-32", "VQGAN f16-16384 + ViT-B-32 (random weights)", 2, 3, 2),
-    "vit-32": Case("vit-32", 256, 32, "f16-16384", "ViT-B-32", "VQGAN f16-16384 + ViT-B-32 (random weights)", 2, 3, 2),
-    "vit512-32": Case("vit512-32", 512, 32, "f16-16384", "ViT-B-32", "VQGAN f16-16384 + ViT-B-32 (random weights)", 3, 3, 5),
+    "vit128-16": Case("vit128-16", 128, 16, "f16-16384", VIT, "VQGAN f16-16384 + ViT-B/32 (random weights)", 2, 4, 3),
+    "vit-16": Case("vit-16", 256, 16, "f16-16384", VIT, "VQGAN f16-16384 + ViT-B/32 (random weights)", 2, 3, 2),
+    "vit-32": Case("vit-32", 256, 32, "f16-16384", VIT, "VQGAN f16-16384 + ViT-B/32 (random weights)", 2, 3, 2),
+    "vit512-32": Case("vit512-32", 512, 32, "f16-16384", VIT, "VQGAN f16-16384 + ViT-B/32 (random weights)", 3, 3, 5),
 }
 
 
@@ -147,15 +150,16 @@ def reference_models(job: Job):
         clip, tokenizer, mean, std, size = load_shipped_tiny_clip("cpu")
     else:
         import open_clip
+        from reference_loop import openai_clip
 
-        # generate.py's clip.load gives a float16 model on a GPU (float32 on a CPU): open_clip's "fp16" is that
-        precision = "fp16" if job.device.startswith("cuda") else "fp32"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # as pixforge_clip's loader: the same random weights
-            clip = open_clip.create_model(job.case.clip, pretrained=None, precision=precision)
-        tokenizer = open_clip.get_tokenizer(job.case.clip)
-        mean, std, size = clip.visual.image_mean, clip.visual.image_std, clip.visual.image_size
-        size = size[0] if isinstance(size, (tuple, list)) else size
+            weights = open_clip.create_model(job.case.clip, pretrained=None).state_dict()
+        # generate.py's clip.load: OpenAI's module code, float16 on a GPU, float32 on a CPU
+        clip = openai_clip(weights, fp16=job.device.startswith("cuda"))
+        tokenizer = open_clip.get_tokenizer(job.case.clip)  # OpenAI's BPE and context length, as clip.tokenize
+        mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+        size = clip.visual.input_resolution
     return vq, clip, tokenizer, mean, std, int(size)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .components import (
     Augmentation,
     BuildContext,
+    Filter,
     Generator,
     Loss,
     ModelCache,
@@ -28,6 +29,7 @@ __all__ = [
     "Augmentation",
     "BuildContext",
     "ConfigError",
+    "Filter",
     "Generator",
     "Loss",
     "ModelCache",

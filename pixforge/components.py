@@ -1,4 +1,4 @@
-"""The contracts every plugin component fulfils: generators, perceptors, losses, augmentations, observers.
+"""The contracts every plugin component fulfils: generators, perceptors, losses, augmentations, filters, observers.
 
 The engine talks to components only through these classes, so it never needs to know a plugin by name.
 A component declares its settings as a ``Settings`` class (a strict pydantic model) and is built as
@@ -62,6 +62,9 @@ class BuildContext:
     weights: Mapping[str, WeightEntry] = field(default_factory=dict)
     #: may missing weights be downloaded? None: yes, unless ``PIXFORGE_OFFLINE`` is set
     allow_download: bool | None = None
+    #: the picture must wrap around at its edges (a seamless tile: a filter with ``seamless`` asked for it), so
+    #: a generator pads its convolutions circularly and decodes no margin beyond the canvas
+    seamless: bool = False
 
 
 class Generator(nn.Module, ABC, Generic[SettingsT]):
@@ -252,6 +255,37 @@ class Augmentation(ABC, Generic[SettingsT]):
     @abstractmethod
     def build(self) -> nn.Module:
         """A kornia augmentation module (batched, differentiable) configured from the settings."""
+
+
+class Filter(nn.Module, ABC, Generic[SettingsT]):
+    """A differentiable image transform between the generator and the cutouts (a palette, a symmetry, a random
+    roll); it may add a loss term, which the filter spec's ``weight`` scales.
+
+    Filters run in preset order on the generator's picture; the picture they make is what losses see and what
+    is saved. A ``view_only`` filter (a random roll) changes only what the perceptors see this step: view-only
+    filters run after the others, on their picture. Randomness must come from torch's default generator.
+    """
+
+    Settings: ClassVar[type[StrictModel]] = StrictModel
+    description: ClassVar[str] = ""
+    #: True: changes only what the perceptors see this step, never the picture that is kept
+    view_only: ClassVar[bool] = False
+    #: True: needs a picture that wraps around at its edges, so the generator is built seamless
+    #: (``BuildContext.seamless``)
+    seamless: ClassVar[bool] = False
+
+    def __init__(self, settings: SettingsT, context: BuildContext) -> None:
+        super().__init__()
+        self.settings: SettingsT = settings
+
+    @abstractmethod
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` in 0..1 → the same shape in 0..1, with gradients back to ``image``."""
+
+    def loss(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor | None:
+        """This step's unweighted scalar loss term from the filter's input and output; None (always, or never)
+        when the filter adds none."""
+        return None
 
 
 @dataclass

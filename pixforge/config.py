@@ -71,6 +71,8 @@ class RenderConfig(StrictModel):
     perceptors: list[WeightedSpec] = Field(default_factory=list)
     losses: list[WeightedSpec] = Field(default_factory=list)
     augmentations: list[ComponentSpec] = Field(default_factory=list)
+    #: image transforms between the generator and the cutouts, in order; ``weight`` scales a filter's loss term
+    filters: list[WeightedSpec] = Field(default_factory=list)
     cutouts: CutoutSettings = Field(default_factory=CutoutSettings)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
     observers: list[ComponentSpec] = Field(default_factory=list)

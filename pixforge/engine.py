@@ -1,13 +1,13 @@
 """The optimisation loop, written out plainly over named components.
 
-generator → cutouts → augmentations → perceptors → weighted losses → optimiser step → observers
+generator → filters → cutouts → augmentations → perceptors → weighted losses → optimiser step → observers
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from .components import Generator, Loss, Observer, PerceptorSlot, RunContext, Ru
 from .cutouts import CutoutSettings, make_cutouts
 from .errors import ConfigError
 from .faults import describe_system_error, is_out_of_memory
+from .filters import FilterChain
 from .optim import OptimizerSettings, make_optimizer
 from .outputs import save_png, tensor_to_pil
 from .profiling import StageProfiler
@@ -47,6 +48,8 @@ class Components:
     observers: list[Observer]
     prompts: PromptSet
     init_image: torch.Tensor | None
+    #: between the generator and the cutouts (palette, symmetry, a tile's roll)
+    filters: FilterChain = field(default_factory=FilterChain)
 
 
 class Engine:
@@ -141,10 +144,12 @@ class Engine:
             for step in range(start, self.total_steps):
                 with stage("generator"):
                     image = self.generate()
+                with stage("filters"):
+                    image, view, filter_terms = c.filters(image)
                     current = image.detach()
-                state = StepState(step, self.total_steps, image, self.perceive(image), c.generator)
+                state = StepState(step, self.total_steps, image, self.perceive(view), c.generator)
                 with stage("losses"):
-                    terms = {n.name: n.weight * n.loss(state) for n in c.losses}
+                    terms = {n.name: n.weight * n.loss(state) for n in c.losses} | filter_terms
                     total = sum(terms.values(), torch.zeros((), device=image.device))
                 with stage("backward"):
                     optimizer.zero_grad(set_to_none=True)
@@ -253,7 +258,7 @@ class Engine:
             if current is not None and status != "diverged":
                 return current
         with torch.no_grad():
-            return self.c.generator().detach()
+            return self.c.filters.picture(self.c.generator()).detach()
 
     def _finish(
         self, info: RunInfo, final: torch.Tensor, history: list[dict[str, float]], status: Status,

@@ -40,6 +40,12 @@ def register_augmentations(register: Register) -> None:
 
 
 @hookspec
+def register_filters(register: Register) -> None:
+    """Register filter classes (subclasses of ``pixforge.Filter``): image transforms between the generator and the
+    cutouts, such as a palette or a symmetry: ``register("name", Cls)``."""
+
+
+@hookspec
 def register_observers(register: Register) -> None:
     """Register observer classes (subclasses of ``pixforge.Observer``) that presets can switch on."""
 

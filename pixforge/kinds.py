@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .components import Augmentation, Generator, Loss, Observer, Perceptor
+from .components import Augmentation, Filter, Generator, Loss, Observer, Perceptor
 
 if TYPE_CHECKING:
     from .config import ComponentSpec, RenderConfig
@@ -45,5 +45,6 @@ KINDS: tuple[ComponentKind, ...] = (
     ComponentKind("perceptor", Perceptor, "register_perceptors", "perceptors", True, "PerceptorContract"),
     ComponentKind("loss", Loss, "register_losses", "losses", True, "LossContract"),
     ComponentKind("augmentation", Augmentation, "register_augmentations", "augmentations", True, "AugmentationContract"),
+    ComponentKind("filter", Filter, "register_filters", "filters", True, "FilterContract"),
     ComponentKind("observer", Observer, "register_observers", "observers", True, "ObserverContract"),
 )

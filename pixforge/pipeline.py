@@ -22,6 +22,7 @@ from .files import printable
 from .kinds import KINDS
 from .errors import ConfigError, PixforgeWarning
 from .engine import Components, Engine, NamedLoss
+from .filters import FilterChain, NamedFilter
 from .outputs import (
     load_image,
     new_run_dir,
@@ -219,6 +220,7 @@ class Pipeline:
         settings = component_settings(self.registry, "generator", config.generator)
         multiple = max(1, int(generator_cls.size_multiple_for(settings, self.registry.weights)))
         width, height = (round_to_multiple(side, multiple) for side in config.size)
+        seamless = any(self.registry.get("filter", spec.name).seamless for spec in config.filters)
         return BuildContext(
             width=width,
             height=height,
@@ -227,6 +229,7 @@ class Pipeline:
             models=self.registry.models,
             weights=self.registry.weights,
             allow_download=self.allow_download,
+            seamless=seamless,
         )
 
     def build_component(self, kind: str, spec: ComponentSpec, context: BuildContext) -> Any:
@@ -261,10 +264,13 @@ class Pipeline:
                 unique_keys([p.name for p in config.perceptors]), built["perceptor"], config.perceptors
             )
         ]
-        losses = [
-            NamedLoss(key, spec.weight, loss)
-            for key, loss, spec in zip(unique_keys([s.name for s in config.losses]), built["loss"], config.losses)
-        ]
+        # a filter's loss term is named like a loss, so the two share one set of keys (losses.csv columns)
+        keys = unique_keys([s.name for s in config.losses] + [s.name for s in config.filters])
+        losses = [NamedLoss(key, spec.weight, loss) for key, loss, spec in zip(keys, built["loss"], config.losses)]
+        filters = FilterChain([
+            NamedFilter(key, spec.weight, built_filter)
+            for key, built_filter, spec in zip(keys[len(losses):], built["filter"], config.filters)
+        ])
         augment = compose([augmentation.build() for augmentation in built["augmentation"]]).to(device)
         observers: list[Observer] = list(built["observer"])
         # a video needs frames on disk: every step's when save_every is not set
@@ -301,6 +307,7 @@ class Pipeline:
             observers=observers,
             prompts=prompts,
             init_image=init_image,
+            filters=filters,
         )
 
 

@@ -15,7 +15,7 @@ import torch
 from .components import Observer, StepState
 
 #: the stages of one step, in the order the engine runs them
-STAGES = ("generator", "cutouts", "augment", "perceptor", "losses", "backward", "optimiser", "observers")
+STAGES = ("generator", "filters", "cutouts", "augment", "perceptor", "losses", "backward", "optimiser", "observers")
 
 _OFF = nullcontext()
 

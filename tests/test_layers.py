@@ -26,7 +26,7 @@ FLOORS: list[list[str]] = [
     ["outputs", "run_folder", "cutouts", "optim", "fit", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
      "weights.safe_load", "weights"],
     # the component contracts, the settings schema, checkpoints, what a render gives back
-    ["components", "config", "resume", "results"],
+    ["components", "config", "resume", "results", "filters"],
     # the kinds table, hook specs, built-in observers, the loop
     ["kinds", "hookspecs", "profiling", "progress", "recording", "engine"],
     # the plugin manager and best-of-N scoring

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..augment import compose
 from ..canvas import round_to_multiple
-from ..components import BuildContext, Generator, Loss, Perceptor, RunContext, RunInfo
+from ..components import BuildContext, Filter, Generator, Loss, Perceptor, RunContext, RunInfo
 from ..errors import ConfigError
 from ..kinds import KINDS
 from ..seeding import seeded
@@ -310,6 +310,59 @@ class AugmentationContract(ComponentContract):
             op = self._op(contract_component, contract_settings)
             with seeded(9):
                 outs.append(op(self._batch()))
+        assert torch.equal(outs[0], outs[1])
+
+
+class FilterContract(ComponentContract):
+    """A filter keeps the batch's shape and 0..1 range, lets gradients through, and adds a finite loss or none."""
+
+    #: canvas (width, height) of the test pictures; not square, so swapped sides show
+    canvas: ClassVar[tuple[int, int]] = (40, 24)
+
+    def _filter(self, cls: type, settings: dict[str, Any]) -> Filter:
+        return build_component(cls, settings, tiny_context(*self.canvas))
+
+    def _batch(self) -> torch.Tensor:
+        with seeded(4):
+            noise = torch.rand(2, 3, self.canvas[1], self.canvas[0]) * 0.2 - 0.1
+        return (smooth_image(*self.canvas).expand(2, -1, -1, -1) + noise).clamp(0, 1)
+
+    def test_flags_are_bools(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        assert isinstance(contract_component.view_only, bool) and isinstance(contract_component.seamless, bool)
+
+    def test_shape_and_range(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        batch = self._batch()
+        with seeded(0):
+            out = self._filter(contract_component, contract_settings)(batch)
+        assert out.shape == batch.shape and out.is_floating_point() and torch.isfinite(out).all()
+        assert out.min() >= 0 and out.max() <= 1
+
+    def test_gradient_flows(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        batch = self._batch().requires_grad_(True)
+        with seeded(0):
+            out = self._filter(contract_component, contract_settings)(batch)
+        (out * torch.linspace(0.5, 1.5, 3).view(1, 3, 1, 1)).sum().backward()
+        assert batch.grad is not None and torch.isfinite(batch.grad).all() and batch.grad.abs().sum() > 0
+
+    def test_loss_is_a_finite_scalar_or_none(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        batch = self._batch().requires_grad_(True)
+        flt = self._filter(contract_component, contract_settings)
+        with seeded(0):
+            out = flt(batch)
+        terms = [flt.loss(batch, out) for _ in range(2)]
+        assert (terms[0] is None) == (terms[1] is None), "loss() must return None always or never"
+        if terms[0] is not None:
+            assert isinstance(terms[0], torch.Tensor) and terms[0].dim() == 0 and torch.isfinite(terms[0])
+            if terms[0].requires_grad:
+                terms[0].backward()
+                assert batch.grad is not None and torch.isfinite(batch.grad).all()
+
+    def test_deterministic_under_seed(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        outs = []
+        for _ in range(2):
+            flt = self._filter(contract_component, contract_settings)
+            with seeded(9):
+                outs.append(flt(self._batch()))
         assert torch.equal(outs[0], outs[1])
 
 

@@ -96,26 +96,40 @@ def crop_boxes(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Ten
 
 
 def make_cutouts(image: torch.Tensor, size: int, settings: CutoutSettings) -> torch.Tensor:
-    """``[B, 3, H, W]`` in 0..1 -> ``[B * count, 3, size, size]``, differentiable w.r.t. ``image``.
+    """``[B, C, H, W]`` in 0..1 -> ``[B * count, C, size, size]``, differentiable w.r.t. ``image``.
 
-    Rows are image-major (``out.view(B, count, 3, size, size)[b]`` are image b's cutouts), pooled
+    Rows are image-major (``out.view(B, count, C, size, size)[b]`` are image b's cutouts), pooled
     ones first in ``mixed`` mode. Random crops are squares whose side, as a fraction of the canvas's
     shorter side, is ``min_size + (1 - min_size) * u**cut_pow`` (u uniform): ``cut_pow > 1`` favours
     small crops, ``< 1`` large ones. Randomness comes from torch's default generator only, so
     ``torch.manual_seed`` makes the cutouts reproducible. Augmentation is applied afterwards, to the
     whole batch at once (see ``pixforge.augment.compose``).
     """
+    return make_cutouts_and_boxes(image, size, settings)[0]
+
+
+def make_cutouts_and_boxes(
+    image: torch.Tensor, size: int, settings: CutoutSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`make_cutouts` and where each cutout came from: ``[B * count, 5]`` rows of ``(image index, x0, y0,
+    x1, y1)`` in canvas pixels, in the cutouts' order (a pooled cutout's box is the whole canvas), so a loss
+    can weight each cutout by what it covers (region prompts)."""
     if image.dim() != 4:
         raise ValueError(f"make_cutouts expects an image batch [B, C, H, W], got shape {tuple(image.shape)}")
     if size < 1:
         raise ValueError(f"cutout size must be at least 1 pixel, got {size}")
     batch, channels, height, width = image.shape
     n_pooled, n_random = split_count(settings)
-    parts = []
+    parts, boxes = [], []
     if n_pooled:
         pooled = pooled_cutout(image, size).unsqueeze(1)
         parts.append(pooled.expand(batch, n_pooled, channels, size, size))
+        whole = torch.tensor([0.0, 0.0, float(width), float(height)], dtype=torch.float64)
+        index = torch.arange(batch, dtype=torch.float64).repeat_interleave(n_pooled).unsqueeze(1)
+        boxes.append(torch.cat([index, whole.expand(batch * n_pooled, 4)], dim=1).view(batch, n_pooled, 5))
     if n_random:
-        boxes = sample_boxes(batch, n_random, height, width, settings)
-        parts.append(crop_boxes(image, boxes, size).view(batch, n_random, channels, size, size))
-    return torch.cat(parts, dim=1).reshape(batch * settings.count, channels, size, size)
+        random_boxes = sample_boxes(batch, n_random, height, width, settings)
+        parts.append(crop_boxes(image, random_boxes, size).view(batch, n_random, channels, size, size))
+        boxes.append(random_boxes.view(batch, n_random, 5))
+    cutouts = torch.cat(parts, dim=1).reshape(batch * settings.count, channels, size, size)
+    return cutouts, torch.cat(boxes, dim=1).reshape(batch * settings.count, 5)

@@ -97,11 +97,14 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def tensor_to_pil(image: torch.Tensor) -> Image.Image:
-    """``[1, 3, H, W]`` or ``[3, H, W]`` in 0..1 → an 8-bit RGB image (rounded, so it is reproducible)."""
+    """``[1, 3, H, W]`` or ``[3, H, W]`` in 0..1 → an 8-bit RGB image (rounded, so it is reproducible); four
+    channels (straight colour, then alpha) → an RGBA image."""
     if image.dim() == 4:
         image = image[0]
+    if image.shape[0] not in (3, 4):
+        raise ValueError(f"an image to save needs 3 (RGB) or 4 (RGBA) channels, got {image.shape[0]}")
     array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
-    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGB")
+    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGBA" if image.shape[0] == 4 else "RGB")
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:

@@ -65,6 +65,8 @@ class BuildContext:
     #: the picture must wrap around at its edges (a seamless tile: a filter with ``seamless`` asked for it), so
     #: a generator pads its convolutions circularly and decodes no margin beyond the canvas
     seamless: bool = False
+    #: the render is ``--transparent``: a generator with ``supports_alpha`` then renders ``[B, 4, H, W]`` (alpha last)
+    transparent: bool = False
 
 
 class Generator(nn.Module, ABC, Generic[SettingsT]):
@@ -87,6 +89,9 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
     #: about how many bytes a step keeps per canvas pixel (activations, forward and backward): the memory
     #: estimate made before the first step (``pixforge.budget``); the default fits a small VQGAN decoder
     bytes_per_pixel: ClassVar[int] = 1024
+    #: can it render an alpha channel (``--transparent``): built with ``context.transparent`` it returns
+    #: ``[B, 4, H, W]``, straight colour then alpha (``pixforge.transparency.AlphaMap`` is one way)
+    supports_alpha: ClassVar[bool] = False
     #: steps and Adam learning rate of the pixel-MSE fit with which ``from_image`` starts a generator that
     #: does not reproduce images
     fit_steps: ClassVar[int] = 40
@@ -126,7 +131,7 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
 
     @abstractmethod
     def forward(self) -> torch.Tensor:
-        """Render the current parameters to ``[B, 3, H, W]`` in ``[0, 1]``."""
+        """Render the current parameters to ``[B, 3, H, W]`` in ``[0, 1]`` (``[B, 4, H, W]`` with alpha when transparent)."""
 
     def parameters_to_optimize(self) -> list[torch.Tensor]:
         """The tensors the optimiser updates; frozen decoders stay out."""
@@ -224,6 +229,11 @@ class StepState:
     generator: Generator
     losses: dict[str, float] = field(default_factory=dict)
     loss: float = float("nan")
+    #: perceptor key → where each cutout came from, ``[N, 5]`` rows of ``(image index, x0, y0, x1, y1)`` in canvas
+    #: pixels, in the order of ``embeddings`` (region prompts weight each cutout by its box)
+    boxes: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: this step's alpha ``[B, 1, H, W]`` in a ``--transparent`` render (``image`` is then the straight colour)
+    alpha: torch.Tensor | None = None
 
 
 class Loss(ABC, Generic[SettingsT]):

@@ -6,6 +6,7 @@ generator → filters → cutouts → augmentations → perceptors → weighted 
 from __future__ import annotations
 
 import math
+from functools import partial
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from .components import Generator, Loss, Observer, PerceptorSlot, RunContext, RunInfo, StepState
-from .cutouts import CutoutSettings, make_cutouts
+from .cutouts import CutoutSettings, make_cutouts, make_cutouts_and_boxes
 from .errors import ConfigError
 from .faults import describe_system_error, is_out_of_memory
 from .filters import FilterChain
@@ -26,6 +27,7 @@ from .prompts import PromptSet
 from .results import RenderDiverged, RenderInterrupted, RenderResult, Status
 from .resume import Checkpoint, capture_rng, restore_params, restore_rng, write_status
 from .run_folder import RunFolder
+from .transparency import Transparency
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Components:
     init_image: torch.Tensor | None
     #: between the generator and the cutouts (palette, symmetry, a tile's roll)
     filters: FilterChain = field(default_factory=FilterChain)
+    #: --transparent: the alpha split off, the view over a random background, the alpha loss
+    transparency: Transparency = field(default_factory=Transparency)
 
 
 class Engine:
@@ -90,19 +94,21 @@ class Engine:
 
     # -- the perception half of a step ----------------------------------------------------------
 
-    def perceive(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Cutouts at each perceptor input size (shared by perceptors of the same size), augmented, embedded."""
-        embeddings = {}
+    def perceive(self, image: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Cutouts at each perceptor input size (shared by perceptors of the same size), augmented, embedded:
+        the embeddings and the cutouts' boxes, by perceptor key."""
+        embeddings, boxes = {}, {}
         stage = self.profiler.stage
         for size, slots in self.by_size.items():
             with stage("cutouts"):
-                cutouts = make_cutouts(image, size, self.c.cutouts)
+                cutouts, cut_boxes = make_cutouts_and_boxes(image, size, self.c.cutouts)
             with stage("augment"):
                 batch = self.c.augment(cutouts)
             with stage("perceptor"):
                 for slot in slots:
                     embeddings[slot.key] = self.encoders[slot.key](batch)
-        return embeddings
+                    boxes[slot.key] = cut_boxes
+        return embeddings, boxes
 
     def embed_image(self, slot: PerceptorSlot, image: torch.Tensor) -> torch.Tensor:
         """An image prompt, embedded through this render's cutouts and augmentations."""
@@ -143,13 +149,15 @@ class Engine:
         try:
             for step in range(start, self.total_steps):
                 with stage("generator"):
-                    image = self.generate()
+                    image, alpha = c.transparency.split(self.generate())
                 with stage("filters"):
-                    image, view, filter_terms = c.filters(image)
-                    current = image.detach()
-                state = StepState(step, self.total_steps, image, self.perceive(view), c.generator)
+                    image, view, filter_terms = c.filters(image, backdrop=partial(c.transparency.backdrop, alpha=alpha))
+                    current = c.transparency.join(image, alpha).detach()
+                embeddings, boxes = self.perceive(view)
+                state = StepState(step, self.total_steps, image, embeddings, c.generator, boxes=boxes, alpha=alpha)
                 with stage("losses"):
-                    terms = {n.name: n.weight * n.loss(state) for n in c.losses} | filter_terms
+                    terms = ({n.name: n.weight * n.loss(state) for n in c.losses} | filter_terms
+                             | c.transparency.loss(alpha))
                     total = sum(terms.values(), torch.zeros((), device=image.device))
                 with stage("backward"):
                     optimizer.zero_grad(set_to_none=True)
@@ -258,7 +266,8 @@ class Engine:
             if current is not None and status != "diverged":
                 return current
         with torch.no_grad():
-            return self.c.filters.picture(self.c.generator()).detach()
+            colour, alpha = self.c.transparency.split(self.c.generator())
+            return self.c.transparency.join(self.c.filters.picture(colour), alpha).detach()
 
     def _finish(
         self, info: RunInfo, final: torch.Tensor, history: list[dict[str, float]], status: Status,

@@ -6,6 +6,7 @@ the chain hands the generator's image straight through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,12 +34,16 @@ class FilterChain:
     def __len__(self) -> int:
         return len(self.picture_filters) + len(self.view_filters)
 
-    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, image: torch.Tensor, backdrop: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """``image`` → (the picture losses see and the render keeps, the view the cutouts are taken from,
-        each filter's weighted loss term by its name)."""
+        each filter's weighted loss term by its name). ``backdrop`` turns the picture into what the view-only
+        filters start from (a transparent picture over a random background, ``pixforge.transparency``)."""
         terms: dict[str, torch.Tensor] = {}
         picture = self._through(self.picture_filters, image, terms)
-        return picture, self._through(self.view_filters, picture, terms), terms
+        seen = backdrop(picture) if backdrop is not None else picture
+        return picture, self._through(self.view_filters, seen, terms), terms
 
     def picture(self, image: torch.Tensor) -> torch.Tensor:
         """The picture alone (the final image, a saved frame): the filters that are not view-only."""

@@ -156,6 +156,15 @@ def simple_cutouts(image: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat(parts)
 
 
+def simple_cutout_boxes(image: torch.Tensor) -> torch.Tensor:
+    """The boxes of :func:`simple_cutouts`, ``[2B, 5]`` rows of ``(image index, x0, y0, x1, y1)`` in its order."""
+    batch, h, w = image.shape[0], image.shape[-2], image.shape[-1]
+    top, left = h // 4, w // 4
+    rows = [[b, 0, 0, w, h] for b in range(batch)]
+    rows += [[b, left, top, left + max(1, w // 2), top + max(1, h // 2)] for b in range(batch)]
+    return torch.tensor(rows, dtype=torch.float64)
+
+
 def make_run_context(
     generator: Generator | None = None,
     perceptors: Sequence[Perceptor | PerceptorSlot] | None = None,
@@ -204,4 +213,5 @@ def make_step_state(run: RunContext, step: int = 0) -> StepState:
         slot.key: slot.perceptor.encode_image(simple_cutouts(image, slot.perceptor.input_size))
         for slot in run.perceptors
     }
-    return StepState(step, run.total_steps, image, embeddings, run.generator)
+    boxes = {slot.key: simple_cutout_boxes(image) for slot in run.perceptors}
+    return StepState(step, run.total_steps, image, embeddings, run.generator, boxes=boxes)

@@ -17,6 +17,7 @@ from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.outputs import load_image, pil_to_tensor
 from pixforge.settings import StrictModel
+from pixforge.transparency import AlphaMap
 
 Colour = tuple[float, float, float]
 
@@ -63,11 +64,17 @@ class PixelGenerator(Generator[PixelSettings]):
     Settings = PixelSettings
     description = "a low-resolution colour grid, upsampled to the canvas (pixel art, fast)"
     bytes_per_pixel = 64  # the upsampled canvas and its gradient, a few float32 copies
+    supports_alpha = True
 
     def __init__(self, settings: PixelSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
         columns, rows = settings.grid
         self.logits = nn.Parameter(torch.zeros(1, 3, rows, columns, device=context.device))
+        #: --transparent: an alpha cell per colour cell, upsampled the same way
+        self.alpha = (
+            AlphaMap(rows, columns, self.height, self.width, context.device, settings.upsample)
+            if context.transparent else None
+        )
         self.init(None)
 
     @property
@@ -80,6 +87,8 @@ class PixelGenerator(Generator[PixelSettings]):
         values = self._from_image(image) if image is not None else self._from_settings()
         with torch.no_grad():
             self.logits.copy_(to_logits(values.to(self.logits)))
+        if self.alpha is not None:
+            self.alpha.reset()
 
     def _from_settings(self) -> torch.Tensor:
         s: PixelSettings = self.settings  # type: ignore[assignment]
@@ -116,8 +125,10 @@ class PixelGenerator(Generator[PixelSettings]):
         mode = self.settings.upsample
         size = (self.height, self.width)
         if mode == "nearest":
-            return F.interpolate(cells, size=size, mode="nearest-exact")
-        return F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
+            image = F.interpolate(cells, size=size, mode="nearest-exact")
+        else:
+            image = F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
+        return image if self.alpha is None else torch.cat([image, self.alpha()], dim=1)
 
     def latent(self) -> torch.Tensor:
         """The grid logits: what latent-space losses compare."""

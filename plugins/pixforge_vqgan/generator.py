@@ -23,6 +23,7 @@ from pixforge.errors import ConfigError
 from pixforge.noise import gradient_images, pixel_noise
 from pixforge.precision import autocast_for
 from pixforge.settings import StrictModel
+from pixforge.transparency import AlphaMap
 from pixforge.weights import WeightEntry
 
 from .loading import ModelFiles, factor_for, load_model, resolve
@@ -84,6 +85,7 @@ class VQGANGenerator(Generator[VQGANSettings]):
     description = "a taming VQGAN latent, quantised to its codebook and decoded (VQGAN-CLIP; tiny model by default)"
     #: the default (tiny) model's factor; use ``size_multiple_for(settings)`` for the chosen model's
     size_multiple = 8
+    supports_alpha = True
 
     @classmethod
     def size_multiple_for(cls, settings: VQGANSettings, weights: Mapping[str, WeightEntry] | None = None) -> int:
@@ -121,6 +123,11 @@ class VQGANGenerator(Generator[VQGANSettings]):
         codebook = model.codebook.detach()
         self.register_buffer("z_min", codebook.min(0).values.view(1, -1, 1, 1), persistent=False)
         self.register_buffer("z_max", codebook.max(0).values.view(1, -1, 1, 1), persistent=False)
+        #: --transparent: an alpha value per latent cell of the canvas, upsampled bilinearly
+        self.alpha = (
+            AlphaMap(self.height // self.factor, self.width // self.factor, self.height, self.width, context.device)
+            if context.transparent else None
+        )
         self.init(None)
 
     @property
@@ -135,6 +142,8 @@ class VQGANGenerator(Generator[VQGANSettings]):
             z = self.encode(image) if image is not None else self._from_settings()
             self.z.copy_(z)
             self.after_step()
+        if self.alpha is not None:
+            self.alpha.reset()
 
     def _from_settings(self) -> torch.Tensor:
         kind = self.settings.init
@@ -184,7 +193,8 @@ class VQGANGenerator(Generator[VQGANSettings]):
         with autocast_for(self.settings.precision, z_q.device):
             image = self.vq.decode(z_q, self.channels_last)
         image = image[..., self.pad : self.pad + self.height, self.pad : self.pad + self.width]
-        return clamp_with_grad(image, 0.0, 1.0)
+        image = clamp_with_grad(image, 0.0, 1.0)
+        return image if self.alpha is None else torch.cat([image, self.alpha(image.shape[0])], dim=1)
 
     def after_step(self) -> None:
         """Keep VQ latents inside the codebook's per-channel range, as Pixray does."""

@@ -180,6 +180,7 @@ class ReferenceLoop:
         device: torch.device | str = "cpu",
         display_freq: int = 50,
         output: str | Path | None = None,
+        progress: bool = True,
     ) -> None:
         self.vq = vq.eval().requires_grad_(False).to(device)
         self.clip = clip.eval().requires_grad_(False).to(device)
@@ -207,7 +208,7 @@ class ReferenceLoop:
         self.display_freq = display_freq
         self.output = Path(output) if output else Path(tempfile.gettempdir(), f"reference-loop-{id(self)}.png")
         self.i = 0
-        self.bar = tqdm(file=sys.stderr)
+        self.bar = tqdm(file=sys.stderr, disable=not progress)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std

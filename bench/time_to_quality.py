@@ -1,0 +1,195 @@
+"""Time to quality: how long the reference loop and pixforge each take to draw the prompt, judged without a model.
+
+The reference is ``bench/reference_loop.py`` (VQGAN-CLIP's generate.py, step by step) with the peer's
+defaults — 32 ``latest`` cutouts, ``Af Pe Ji Er``, Adam at 0.1, random codes, 500 iterations — on the
+embedded models (the shipped tiny VQGAN and the robust tiny CLIP) at the canvas the default preset uses.
+pixforge runs a preset (the default, or ``--preset``) on the same prompts and seeds. Every ``--every``
+steps both loops' current picture is judged by ``pixforge_zoo.shape_judge.shape_check`` (the named shape,
+one region of the named colour, on the named background); the judging is not timed. The clock is the
+sum of step times (wall, and CPU as a load-independent check) of one render, averaged over the renders.
+
+Prints the pass-rate curves, the reference's final pass rate R and its time T, the time pixforge needs to
+reach R and the pass rate pixforge has at T (at its end, if it ends sooner). Target (issue #18): pixforge
+reaches R in at most T / 2, on 1 and on 2 threads. Nothing is asserted.
+
+    python bench/time_to_quality.py                          # 12 held-out prompts, seed 0, 1 thread
+    python bench/time_to_quality.py --threads 2 --limit 60 --seeds 0,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+TINY_VQ = (ROOT / "plugins/pixforge_vqgan/configs/tiny-vqgan.yaml", ROOT / "plugins/pixforge_vqgan/weights/tiny-vqgan.safetensors")
+
+
+@dataclass
+class Curve:
+    """One render's judged snapshots: (step, wall seconds, CPU seconds, passed)."""
+
+    points: list[tuple[int, float, float, bool]] = field(default_factory=list)
+
+
+class Clock:
+    """Sums step time and leaves out the judging done between steps."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self._wall = self._cpu = 0.0
+
+    def start(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
+
+
+def judge(image: torch.Tensor, prompt) -> bool:
+    from pixforge_zoo.shape_judge import shape_check
+
+    return shape_check(image.detach().float().clamp(0, 1), prompt.shape, prompt.colour, prompt.background).passed
+
+
+def reference_models():
+    from pixforge_vqgan.model import VQAutoencoder  # taming's modules under VQModel's names
+    from pixforge_vqgan.spec import parse_spec, read_config
+    from pixforge_zoo import load_shipped_robust_clip
+    from safetensors.torch import load_file
+
+    with torch.random.fork_rng(devices=[]):
+        vq = VQAutoencoder(parse_spec(read_config(str(TINY_VQ[0]))))
+    vq.load_state_dict(load_file(str(TINY_VQ[1])), strict=False)
+    clip, tokenizer, mean, std, size = load_shipped_robust_clip("cpu")
+    return vq, clip, tokenizer, mean, std, int(size)
+
+
+def run_reference(prompt, seed: int, args: argparse.Namespace, models) -> Curve:
+    from reference_loop import ReferenceLoop
+
+    vq, clip, tokenizer, mean, std, cut_size = models
+    torch.manual_seed(seed)
+    loop = ReferenceLoop(vq, clip, tokenizer, mean, std, cut_size, args.size, args.size, args.ref_cuts, prompt.text,
+                         display_freq=0, progress=False)
+    clock, curve = Clock(), Curve()
+    for step in range(1, args.ref_steps + 1):
+        clock.start()
+        loop.step()
+        clock.stop()
+        if step % args.every == 0 or step == args.ref_steps:
+            with torch.no_grad():
+                curve.points.append((step, clock.wall, clock.cpu, judge(loop.synth(), prompt)))
+    return curve
+
+
+def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path) -> Curve:
+    from pixforge.components import Observer
+
+    clock, curve = Clock(), Curve()
+
+    class Snapshots(Observer):
+        """Stops the clock at each step's end, judges every ``--every`` steps, restarts it."""
+
+        def on_start(self, run) -> None:
+            clock.start()
+
+        def on_step(self, state) -> None:
+            clock.stop()
+            step = state.step + 1
+            if step % args.every == 0 or step == state.total_steps:
+                curve.points.append((step, clock.wall, clock.cpu, judge(state.image[:1], prompt)))
+            clock.start()
+
+    overrides = [f"size={args.size}x{args.size}", *args.set]
+    pipe.render(prompt.text, args.preset, overrides=overrides, seed=seed, out=out, observers=[Snapshots()])
+    return curve
+
+
+def summarise(curves: list[Curve]) -> list[tuple[int, float, float, float]]:
+    """Per snapshot index: (step, mean wall s, mean CPU s, pass rate), over renders of equal length."""
+    rows = []
+    for i in range(min(len(c.points) for c in curves)):
+        points = [c.points[i] for c in curves]
+        rows.append((points[0][0], statistics.mean(p[1] for p in points), statistics.mean(p[2] for p in points),
+                     sum(p[3] for p in points) / len(points)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", choices=["held_out", "tuning"], default="held_out")
+    parser.add_argument("--limit", type=int, default=12, help="prompts, spread over the shapes (default 12)")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--size", type=int, default=128, help="canvas side for both loops (the default preset's)")
+    parser.add_argument("--ref-steps", type=int, default=500, help="generate.py's default iterations")
+    parser.add_argument("--ref-cuts", type=int, default=32, help="generate.py's default cutouts")
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--set", action="append", default=[], help="pixforge overrides, as --set")
+    parser.add_argument("--every", type=int, default=10, help="judge every N steps")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from pixforge import Pipeline
+    from pixforge_zoo import prompt_sets
+
+    prompts = prompt_sets.held_out_prompts() if args.prompts == "held_out" else prompt_sets.tuning_prompts()
+    by_shape: dict[str, list] = {}
+    for p in prompts:
+        by_shape.setdefault(p.shape, []).append(p)
+    picked = [group[i] for i in range(max(len(g) for g in by_shape.values())) for group in by_shape.values()
+              if i < len(group)][: args.limit]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"{len(picked)} prompts × {len(seeds)} seed(s), {args.size} px, torch threads {args.threads}, "
+          f"load average {os.getloadavg()[0]:.2f} at start")
+    models, pipe = reference_models(), Pipeline()
+    import tempfile
+
+    ref_curves, pix_curves = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (prompt, seed) in enumerate((p, s) for p in picked for s in seeds):
+            ref = run_reference(prompt, seed, args, models)
+            pix = run_pixforge(prompt, seed, args, pipe, Path(tmp, f"r{n}"))
+            ref_curves.append(ref)
+            pix_curves.append(pix)
+            print(f"  {prompt.text!r} seed {seed}: reference {'pass' if ref.points[-1][3] else 'fail'} in "
+                  f"{ref.points[-1][1]:.1f} s, pixforge {'pass' if pix.points[-1][3] else 'fail'} in {pix.points[-1][1]:.1f} s",
+                  flush=True)
+    ref_rows, pix_rows = summarise(ref_curves), summarise(pix_curves)
+    for label, rows in (("reference (generate.py defaults)", ref_rows), (f"pixforge ({args.preset})", pix_rows)):
+        print(f"\n{label}\n| step | wall s | CPU s | pass rate |\n|---|---|---|---|")
+        for step, wall, cpu, rate in rows:
+            print(f"| {step} | {wall:.2f} | {cpu:.2f} | {rate:.1%} |")
+    final_rate = ref_rows[-1][3]
+    print(f"\nreference: pass rate {final_rate:.1%} after {ref_rows[-1][1]:.1f} s wall, {ref_rows[-1][2]:.1f} s CPU "
+          f"(mean per render); pixforge ends at {pix_rows[-1][3]:.1%} after {pix_rows[-1][1]:.1f} s wall, "
+          f"{pix_rows[-1][2]:.1f} s CPU")
+    for clock, column in (("wall", 1), ("CPU", 2)):
+        final_time = ref_rows[-1][column]
+        at_t = max((row[3] for row in pix_rows if row[column] <= final_time), default=0.0)
+        reach = next((row[column] for row in pix_rows if row[3] >= final_rate), None)
+        line = f"{clock}: pixforge's pass rate within the reference's time: {at_t:.1%}; "
+        if final_rate == 0:
+            line += "the reference passes none, so time to its pass rate says nothing"
+        elif reach is None:
+            line += "pixforge never reaches the reference's pass rate: target (≤ 0.50 × its time) missed"
+        else:
+            line += (f"pixforge reaches {final_rate:.1%} after {reach:.1f} s = {reach / final_time:.2f} × the "
+                     f"reference's time (target ≤ 0.50: {'met' if reach <= final_time / 2 else 'missed'})")
+        print(line)
+
+if __name__ == "__main__":
+    main()

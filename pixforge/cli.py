@@ -48,6 +48,10 @@ def render(
     seed: Annotated[Optional[str], typer.Option(help="Seed: an integer or any string.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps.")] = None,
     size: Annotated[Optional[str], typer.Option(help="Canvas size, WxH (e.g. 256x192) or N.")] = None,
+    stages_: Annotated[
+        Optional[str],
+        typer.Option("--stages", help="Staged render, SIZE:STEPS from small to large (e.g. 64:80,128:40); sets size and steps."),
+    ] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda[:N] or mps.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: new one in ./pixforge-out).")] = None,
     video: Annotated[bool, typer.Option("--video", help="Also write a video of the progress frames.")] = False,
@@ -82,7 +86,9 @@ def render(
     from .progress import ProgressBar
 
     values: dict[str, object] = {}
-    for key, value in (("seed", seed), ("steps", steps), ("size", size), ("device", device)):
+    if stages_ is not None and (steps is not None or size is not None):
+        fail("--stages gives each stage's size and steps (e.g. --stages 64:80,128:40): leave out --steps and --size")
+    for key, value in (("seed", seed), ("steps", steps), ("size", size), ("device", device), ("stages", stages_)):
         if value is not None:
             values[key] = value
     if video:

@@ -44,6 +44,36 @@ class PromptExtras(StrictModel):
     noise: list[str] = Field(default_factory=list)
 
 
+class StageSettings(StrictModel):
+    """One stage of a staged render: its canvas and its steps (``pixforge.staging``)."""
+
+    size: tuple[int, int]
+    steps: int = Field(ge=1)
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return parse_size(value)
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
+        return check_side(value)
+
+
+def parse_stages(value: Any) -> Any:
+    """``"64:80,128:40"`` (SIZE:STEPS, SIZE as ``N`` or ``WxH``) → stage mappings; anything else is left as is."""
+    if not isinstance(value, str):
+        return value
+    stages = []
+    for part in (p.strip() for p in value.split(",")):
+        size, sep, steps = part.partition(":")
+        if not sep or not steps.strip().isdigit():
+            raise ValueError(f"stage '{part}' must look like SIZE:STEPS (e.g. 64:80,128:40)")
+        stages.append({"size": size.strip(), "steps": int(steps)})
+    return stages
+
+
 class VideoSettings(StrictModel):
     """Whether to write a video of the progress frames, and how."""
 
@@ -78,18 +108,43 @@ class RenderConfig(StrictModel):
     observers: list[ComponentSpec] = Field(default_factory=list)
     prompts: PromptExtras = Field(default_factory=PromptExtras)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    #: a staged render: each stage renders at its size for its steps, starting from the last stage's picture
+    #: upsampled (``pixforge.staging``); the render then takes ``size`` and ``steps`` from the stages (the last
+    #: stage's size, the sum of their steps)
+    stages: list[StageSettings] = Field(default_factory=list)
 
     @field_validator("size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> Any:
         return parse_size(value)
 
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stages(cls, value: Any) -> Any:
+        return parse_stages(value)
+
+    @field_validator("stages")
+    @classmethod
+    def _growing(cls, stages: list[StageSettings]) -> list[StageSettings]:
+        for index, (before, stage) in enumerate(zip(stages, stages[1:]), start=2):
+            if stage.size[0] < before.size[0] or stage.size[1] < before.size[1]:
+                raise ValueError(
+                    f"stage {index} ({stage.size[0]}x{stage.size[1]}) is smaller than stage {index - 1} "
+                    f"({before.size[0]}x{before.size[1]}); stages go from small to large"
+                )
+        return stages
+
     @field_validator("size")
     @classmethod
     def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
-        if min(value) < 8 or max(value) > 8192:
-            raise ValueError(f"size {value[0]}x{value[1]} must be between 8 and 8192 pixels a side")
-        return value
+        return check_side(value)
+
+
+def check_side(value: tuple[int, int]) -> tuple[int, int]:
+    """A canvas of 8 to 8192 pixels a side."""
+    if min(value) < 8 or max(value) > 8192:
+        raise ValueError(f"size {value[0]}x{value[1]} must be between 8 and 8192 pixels a side")
+    return value
 
 
 def parse_size(value: Any) -> Any:

@@ -38,6 +38,7 @@ from .results import RenderResult
 from .resume import Checkpoint
 from .run_folder import RunFolder
 from .seeding import resolve_seed, seeded
+from .staging import render_stages
 
 
 def unique_keys(names: Sequence[str]) -> list[str]:
@@ -134,6 +135,8 @@ class Pipeline:
         if not settings.is_file():
             raise ConfigError(f"--resume '{printable(run_dir)}': no settings.yaml (is it a pixforge run folder?)")
         config = resolve_config(self.registry, read_yaml(settings), trust_checkpoint=trust_checkpoint)
+        if config.stages:
+            return render_stages(self, config, run_dir, observers, resuming=True)
         return self.render_config(config, run_dir, observers, resume=Checkpoint.load(run_dir))
 
     def render_config(
@@ -142,16 +145,23 @@ class Pipeline:
         run_dir: Path,
         observers: Sequence[Observer] = (),
         resume: Checkpoint | None = None,
+        start: torch.Tensor | None = None,
     ) -> RenderResult:
-        """Run one render of fully resolved settings (``config.seed`` already an int) into ``run_dir``."""
+        """Run one render of fully resolved settings (``config.seed`` already an int) into ``run_dir``.
+
+        ``start`` is a picture the generator starts from (``Generator.from_image``) instead of its own
+        init; settings with ``stages`` run as a staged render (``pixforge.staging``).
+        """
         config = config.model_copy(deep=True)
         device = pick_device(config.device)
         seed = resolve_seed(config.seed)
         config.seed = seed
+        if config.stages:
+            return render_stages(self, config, run_dir, observers)
         run_dir.mkdir(parents=True, exist_ok=True)
         folder = RunFolder(run_dir)
         with folder.lock(), seeded(seed, device):
-            components = self.build(config, device, run_dir, list(observers))
+            components = self.build(config, device, run_dir, list(observers), start)
             asked, config.size = config.size, (components.generator.width, components.generator.height)
             if tuple(asked) != config.size:
                 warnings.warn(
@@ -249,9 +259,11 @@ class Pipeline:
         return [(self.perceptor(spec, context), spec.weight) for spec in config.perceptors]
 
     def build(
-        self, config: RenderConfig, device: torch.device, run_dir: Path, extra_observers: list[Observer]
+        self, config: RenderConfig, device: torch.device, run_dir: Path, extra_observers: list[Observer],
+        start: torch.Tensor | None = None,
     ) -> Components:
-        """Build every component the settings name (kind by kind, in ``KINDS`` order), and initialise the generator."""
+        """Build every component the settings name (kind by kind, in ``KINDS`` order), and initialise the generator
+        (from ``start`` when given, a staged render's last stage, say)."""
         context = self.context(config, device)
         built = {
             kind.name: [self.build_component(kind.name, spec, context) for spec in kind.specs(config)]
@@ -296,7 +308,10 @@ class Pipeline:
                 (context.width, context.height), resample=3
             )
             init_image = pil_to_tensor(picture).to(device)
-        generator.init(init_image)
+        if start is not None:
+            generator.from_image(start.to(device), seed=int(config.seed or 0))
+        else:
+            generator.init(init_image)
         return Components(
             generator=generator,
             perceptors=perceptors,

@@ -55,7 +55,8 @@ class RenderInterrupted(KeyboardInterrupt):
 
     def __init__(self, result: RenderResult) -> None:
         message = f"interrupted at step {result.steps_done}; kept {result.final_path}"
-        if RunFolder(result.run_dir).checkpoint.is_file():
+        # a staged render resumes from its own folder, where no checkpoint lies (its stages hold them)
+        if RunFolder(result.run_dir).checkpoint.is_file() or result.extras.get("resumable"):
             message += f"; continue with: pixforge render --resume {shlex.quote(str(result.run_dir))}"
         super().__init__(message)
         self.result = result

@@ -33,7 +33,7 @@ FLOORS: list[list[str]] = [
     ["plugins", "candidates"],
     # resolution against the registry, and the contract tests for plugin authors
     ["resolve", "testing.dummies", "testing.contracts", "testing"],
-    ["pipeline"],
+    ["pipeline", "staging"],
     ["executors", "sweep.spec", "sweep.plan", "sweep.job", "sweep.summary", "sweep.executors", "sweep.run", "sweep"],
     ["models_cli", "sweep_cli", "cli"],
 ]

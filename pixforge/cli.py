@@ -55,6 +55,14 @@ def render(
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda[:N] or mps.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: new one in ./pixforge-out).")] = None,
     video: Annotated[bool, typer.Option("--video", help="Also write a video of the progress frames.")] = False,
+    region: Annotated[
+        Optional[list[str]],
+        typer.Option("--region", help="A prompt for part of the canvas: MASK=TEXT[:weight] (MASK: left, right, top, "
+                     "bottom, centre, border or a .png; repeatable)."),
+    ] = None,
+    transparent: Annotated[
+        bool, typer.Option("--transparent", help="An RGBA final.png: the picture gets an alpha channel.")
+    ] = False,
     from_image: Annotated[
         Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
     ] = None,
@@ -93,8 +101,14 @@ def render(
             values[key] = value
     if video:
         values["video.enabled"] = True
+    if region:
+        values["prompts.regions"] = list(region)
+    if transparent:
+        values["transparency.enabled"] = True
     if compile_:
         values["compile"] = True
+    if prompt is None and region and from_image is None and resume is None:
+        prompt = ""  # the regions are the prompts
     if prompt is None and from_image is None and resume is None:
         fail("render needs a PROMPT (or --from IMAGE.png to replay a render, or --resume RUN_DIR)")
     progress = ProgressBar(enabled=False if quiet else None)

@@ -284,6 +284,11 @@ class Filter(nn.Module, ABC, Generic[SettingsT]):
     #: (``BuildContext.seamless``)
     seamless: ClassVar[bool] = False
 
+    @classmethod
+    def seamless_for(cls, settings: StrictModel) -> bool:
+        """Whether the filter with these settings needs a seamless generator; ``seamless`` by default."""
+        return cls.seamless
+
     def __init__(self, settings: SettingsT, context: BuildContext) -> None:
         super().__init__()
         self.settings: SettingsT = settings

@@ -17,7 +17,9 @@ from .cutouts import CutoutSettings
 from .errors import ConfigError, suggest
 from .files import is_regular
 from .optim import OptimizerSettings
+from .regions import RegionSpec
 from .settings import StrictModel
+from .transparency import TransparencySettings
 from .trust import without_trust
 
 PRESET_SUFFIXES = (".yaml", ".yml")
@@ -37,11 +39,13 @@ class WeightedSpec(ComponentSpec):
 
 
 class PromptExtras(StrictModel):
-    """Prompts that are not text: image prompts, target images and noise prompts (``value:weight:stop``)."""
+    """Prompts that are not text: image prompts, target images and noise prompts (``value:weight:stop``),
+    and region prompts."""
 
     images: list[str] = Field(default_factory=list)
     targets: list[str] = Field(default_factory=list)
     noise: list[str] = Field(default_factory=list)
+    regions: list[RegionSpec] = Field(default_factory=list)
 
 
 class StageSettings(StrictModel):
@@ -108,6 +112,7 @@ class RenderConfig(StrictModel):
     observers: list[ComponentSpec] = Field(default_factory=list)
     prompts: PromptExtras = Field(default_factory=PromptExtras)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    transparency: TransparencySettings = Field(default_factory=TransparencySettings)
     #: a staged render: each stage renders at its size for its steps, starting from the last stage's picture
     #: upsampled (``pixforge.staging``); the render then takes ``size`` and ``steps`` from the stages (the last
     #: stage's size, the sum of their steps)

@@ -36,7 +36,9 @@ from .recording import FrameSaver, VideoWriter
 from .resolve import component_settings, resolve_config
 from .results import RenderResult
 from .resume import Checkpoint
+from .regions import build_regions
 from .run_folder import RunFolder
+from .transparency import Transparency, check_alpha
 from .seeding import resolve_seed, seeded
 from .staging import render_stages
 
@@ -117,6 +119,8 @@ class Pipeline:
         config = resolve_config(self.registry, preset, list(overrides), values, trust_checkpoint=trust_checkpoint)
         if candidates < 1:
             raise ConfigError(f"candidates must be 1 or more, got {candidates}")
+        if candidates > 1 and config.transparency.enabled:
+            raise ConfigError("--candidates cannot rank --transparent renders yet (CLIP scores colour only); use one")
         seed = resolve_seed(config.seed)
         run_dir = Path(out) if out is not None else new_run_dir(stem=config.prompt)
         if candidates == 1:
@@ -230,7 +234,10 @@ class Pipeline:
         settings = component_settings(self.registry, "generator", config.generator)
         multiple = max(1, int(generator_cls.size_multiple_for(settings, self.registry.weights)))
         width, height = (round_to_multiple(side, multiple) for side in config.size)
-        seamless = any(self.registry.get("filter", spec.name).seamless for spec in config.filters)
+        seamless = any(
+            self.registry.get("filter", spec.name).seamless_for(component_settings(self.registry, "filter", spec))
+            for spec in config.filters
+        )
         return BuildContext(
             width=width,
             height=height,
@@ -240,6 +247,7 @@ class Pipeline:
             weights=self.registry.weights,
             allow_download=self.allow_download,
             seamless=seamless,
+            transparent=check_alpha(config.transparency, generator_cls, config.generator.name),
         )
 
     def build_component(self, kind: str, spec: ComponentSpec, context: BuildContext) -> Any:
@@ -301,6 +309,7 @@ class Pipeline:
             images=parse_image_prompts(config.prompts.images),
             targets=parse_image_prompts(config.prompts.targets),
             noise=parse_noise_prompts(config.prompts.noise),
+            regions=build_regions(config.prompts.regions, generator.height, generator.width, device, config.cutouts),
         )
         init_image = None
         if config.init_image:
@@ -323,6 +332,7 @@ class Pipeline:
             prompts=prompts,
             init_image=init_image,
             filters=filters,
+            transparency=Transparency(config.transparency),
         )
 
 

@@ -11,8 +11,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .regions import Region
 
 _NUMBERISH = re.compile(r"^\s*[-+]?[\d.]*(e[-+]?\d+)?\s*$|^\s*[-+]?inf\s*$", re.IGNORECASE)
 
@@ -34,9 +38,11 @@ class PromptSet:
     images: list[Weighted] = field(default_factory=list)
     targets: list[Weighted] = field(default_factory=list)
     noise: list[Weighted] = field(default_factory=list)
+    #: prompts for part of the canvas, masks loaded (``pixforge.regions``)
+    regions: list[Region] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.texts or self.images or self.targets or self.noise)
+        return not (self.texts or self.images or self.targets or self.noise or self.regions)
 
 
 def _number(field_text: str, what: str, part: str) -> float:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pixforge.components import BuildContext, Loss, RunContext, StepState
 from pixforge.errors import ConfigError
+from pixforge.regions import outside_regions
 from pixforge.settings import StrictModel
 
 from .common import zero
@@ -20,6 +21,9 @@ class InitImageSettings(StrictModel):
     space: Literal["pixels", "latent"] = "pixels"
     #: the pull fades as 1 / (1 + decay * step): early steps stay close, later ones roam
     decay: float = Field(0.0, ge=0)
+    #: outside_regions: pull only where no region prompt reaches, so the regions edit inside their masks and
+    #: the rest stays (everywhere when there are no regions); all: pull everywhere
+    mask: Literal["outside_regions", "all"] = "outside_regions"
 
 
 class InitImageLoss(Loss[InitImageSettings]):
@@ -31,9 +35,13 @@ class InitImageLoss(Loss[InitImageSettings]):
     def __init__(self, settings: InitImageSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
         self.target: torch.Tensor | None = None
+        #: where the pull applies ``[1, 1, H, W]``; None: everywhere
+        self.where: torch.Tensor | None = None
 
     def prepare(self, run: RunContext) -> None:
         self.target = None
+        outside = outside_regions(run.prompts.regions) if self.settings.mask == "outside_regions" else None
+        self.where = None if outside is None else outside[None, None].float().to(run.device)
         if self.settings.space == "latent":
             latent = run.generator.latent()
             if latent is None:
@@ -53,9 +61,9 @@ class InitImageLoss(Loss[InitImageSettings]):
         if self.settings.space == "latent":
             latent = state.generator.latent()
             assert latent is not None
-            return fade * F.mse_loss(latent.float(), self.target.to(latent.device).float())
+            return fade * masked_mse(latent.float(), self.target.to(latent.device).float(), self.where)
         image = state.image.float()
-        return fade * F.mse_loss(image, self._target_like(image))
+        return fade * masked_mse(image, self._target_like(image), self.where)
 
     def _target_like(self, image: torch.Tensor) -> torch.Tensor:
         """The init image at the render's size and device (resized once, then kept)."""
@@ -65,3 +73,19 @@ class InitImageLoss(Loss[InitImageSettings]):
             target = F.interpolate(target, size=image.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
         self.target = target
         return target.expand_as(image)
+
+
+def masked_mse(value: torch.Tensor, target: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
+    """Mean squared difference, over the pixels (or latent cells) ``where`` marks, by its weight (all: plain MSE).
+
+    ``where`` ``[1, 1, H, W]`` is resized by area to ``value``'s grid; a mask with nothing in it gives 0.
+    """
+    if where is None:
+        return F.mse_loss(value, target)
+    if value.dim() != 4:
+        raise ValueError(f"a masked init_image pull needs [B, C, H, W] values, got shape {tuple(value.shape)}")
+    weight = where.to(value)
+    if weight.shape[-2:] != value.shape[-2:]:
+        weight = F.interpolate(weight, size=value.shape[-2:], mode="area")
+    squared = (value - target).pow(2) * weight
+    return squared.sum() / (weight.sum() * value.shape[0] * value.shape[1]).clamp(min=1e-6)

@@ -1,0 +1,42 @@
+"""``tile``: a random wrap-around roll of what the perceptors see, every step, so the picture tiles seamlessly."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from pixforge.components import Filter
+from pixforge.settings import StrictModel
+
+
+class TileSettings(StrictModel):
+    #: largest shift, as a share of each side (1: anywhere); the wrap edge then lands inside the view
+    shift: float = Field(1.0, gt=0, le=1)
+
+
+def seam_difference(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference across the wrap edges (last column to first, last row to first)."""
+    across_x = (image[..., :, 0] - image[..., :, -1]).abs().mean()
+    across_y = (image[..., 0, :] - image[..., -1, :]).abs().mean()
+    return (across_x + across_y) / 2
+
+
+class TileFilter(Filter[TileSettings]):
+    """Rolls the view by a random offset (torch's seeded generator) each step, so the perceptors judge the
+    wrap edges as if they were inside the picture; the kept picture is not rolled. Its loss term (``tile``) is
+    the difference across the wrap edges. The generator is built seamless (circular padding where it has
+    convolutions)."""
+
+    Settings = TileSettings
+    description = "a random wrap-around roll of the perceptors' view every step: the picture tiles seamlessly"
+    view_only = True
+    seamless = True
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        share = self.settings.shift
+        dy, dx = (int(torch.randint(max(1, round(side * share)), ()).item()) for side in (height, width))
+        return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+
+    def loss(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        return seam_difference(before)

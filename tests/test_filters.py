@@ -1,0 +1,148 @@
+"""The first-party filters: palette specs and the palette filter, the tile roll, the wallpaper symmetries."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from pixforge.errors import ConfigError
+from pixforge.testing import FilterContract, build_component, seeded, tiny_context
+from pixforge_filters.palette import PaletteFilter, nearest_colours
+from pixforge_filters.palettes import kmeans, parse_palette
+from pixforge_filters.tile import TileFilter, seam_difference
+from pixforge_filters.wallpaper import GROUPS, WallpaperFilter
+
+
+class TestPaletteRamp(FilterContract):
+    component = PaletteFilter
+    settings = {"colors": "black->red\\4,#102030", "sharpness": 3.0}
+
+
+class TestWallpaperP2(FilterContract):
+    component = WallpaperFilter
+    settings = {"symmetry": "p2", "cells": 2}
+
+
+class TestTileHalfShift(FilterContract):
+    component = TileFilter
+    settings = {"shift": 0.5}
+
+
+# -- palette specs ------------------------------------------------------------------------------------
+
+
+def test_names_hex_and_ramps() -> None:
+    palette = parse_palette("red,#102030,white,#fff")  # white twice: kept once
+    assert torch.allclose(palette, torch.tensor([[1, 0, 0], [16 / 255, 32 / 255, 48 / 255], [1, 1, 1]]))
+    ramp = parse_palette("black->red\\3")
+    assert torch.allclose(ramp, torch.tensor([[0, 0, 0], [0.5, 0, 0], [1, 0, 0]]))
+    three = parse_palette(["black->white->black\\5"])
+    assert len(three) == 3  # 0, .5, 1, .5, 0: duplicates dropped
+
+
+def test_image_palette_is_seeded_kmeans(tmp_path) -> None:
+    picture = Image.new("RGB", (20, 10), (250, 10, 10))
+    picture.paste((10, 10, 240), (10, 0, 20, 10))
+    path = tmp_path / "two.png"
+    picture.save(path)
+    palette = parse_palette(f"{path}:2")
+    assert sorted(map(tuple, (palette * 255).round().int().tolist())) == [(10, 10, 240), (250, 10, 10)]
+    points = torch.rand(500, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(kmeans(points, 6, seed=3), kmeans(points, 6, seed=3))
+    assert len(kmeans(points, 6, seed=3)) == 6
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("redd,blue", r"unknown colour name 'redd'.*'red'"),
+        ("#12345", r"bad hex colour '#12345'.*#rrggbb"),
+        ("black->red", r"ramp 'black->red' needs a count"),
+        ("black->\\4", r"two or more colours"),
+        ("black->red\\1", r"count from 2"),
+        ("nowhere.png:6", r"image 'nowhere.png' does not exist"),
+        ("photo.txt:6", r"not an image file"),
+        ("", r"empty"),
+    ],
+)
+def test_bad_specs_are_one_line_naming_the_value(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_palette(spec)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_spec_fails_when_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="unknown colour name 'purpel'"):
+        build_component(PaletteFilter, {"colors": "purpel"})
+
+
+# -- the palette filter -------------------------------------------------------------------------------
+
+
+def test_palette_output_is_only_palette_colours_with_gradient() -> None:
+    flt = build_component(PaletteFilter, {"colors": "black,white,red"})
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+    out = flt(image)
+    colours = {tuple(c) for c in out.detach().permute(0, 2, 3, 1).reshape(-1, 3).tolist()}
+    assert colours <= {(0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (1.0, 0.0, 0.0)}
+    _, hard = nearest_colours(image.detach(), flt.colours)
+    assert torch.equal(out.detach(), hard)
+    out.sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_palette_loss_is_zero_inside_the_palette() -> None:
+    flt = build_component(PaletteFilter, {"colors": "black,white"})
+    inside = torch.zeros(1, 3, 8, 8)
+    inside[..., :4] = 1
+    assert flt.loss(inside, flt(inside)).item() == 0
+    grey = torch.full((1, 3, 8, 8), 0.5)
+    assert flt.loss(grey, flt(grey)).item() == pytest.approx(0.75)
+
+
+# -- tile ---------------------------------------------------------------------------------------------
+
+
+def test_tile_rolls_by_a_seeded_offset_and_measures_the_seam() -> None:
+    flt = build_component(TileFilter, {})
+    image = torch.arange(6 * 8, dtype=torch.float32).view(1, 1, 6, 8).expand(1, 3, 6, 8) / 48
+    with seeded(2):
+        first = flt(image)
+    with seeded(2):
+        again = flt(image)
+    assert torch.equal(first, again) and sorted(first.flatten().tolist()) == sorted(image.flatten().tolist())
+    ring = torch.ones(1, 3, 4, 4)
+    assert seam_difference(ring).item() == 0
+    ring[..., :, -1] = 0
+    assert seam_difference(ring).item() > 0
+    assert TileFilter.view_only and TileFilter.seamless
+
+
+# -- wallpaper ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symmetry", sorted(GROUPS))
+def test_each_symmetry_gives_an_invariant_picture(symmetry: str) -> None:
+    flt = build_component(WallpaperFilter, {"symmetry": symmetry}, tiny_context(16, 16))
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    once = flt(image)
+    assert torch.allclose(flt(once), once, atol=1e-6)  # a projection: symmetric pictures stay as they are
+
+
+def test_wallpaper_symmetries_hold() -> None:
+    image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    mirrored = build_component(WallpaperFilter, {"symmetry": "mirror_x"}, tiny_context(16, 16))(image)
+    assert torch.allclose(mirrored, mirrored.flip(-1))
+    p4 = build_component(WallpaperFilter, {"symmetry": "p4"}, tiny_context(16, 16))(image)
+    cell = p4[..., :8, :8]
+    assert torch.allclose(p4, cell.repeat(1, 1, 2, 2)) and torch.allclose(cell, torch.rot90(cell, 1, (-2, -1)))
+    assert WallpaperFilter.seamless_for(WallpaperFilter.Settings(symmetry="p4"))
+    assert not WallpaperFilter.seamless_for(WallpaperFilter.Settings(symmetry="mirror_x"))
+
+
+def test_wallpaper_refuses_canvases_it_cannot_use() -> None:
+    with pytest.raises(ConfigError, match="90° turns need square cells.*40x24"):
+        build_component(WallpaperFilter, {"symmetry": "rot4"}, tiny_context(40, 24))
+    with pytest.raises(ConfigError, match="does not divide into 3x3 cells"):
+        build_component(WallpaperFilter, {"symmetry": "p2", "cells": 3}, tiny_context(40, 24))

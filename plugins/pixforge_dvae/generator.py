@@ -57,6 +57,9 @@ class DVAESettings(StrictModel):
     init_std: float = Field(1.0, ge=0)
     #: the probability (at temperature 1) an encoded or random token starts with, whatever the vocabulary
     init_confidence: float = Field(0.9, gt=0, lt=1)
+    #: gradient checkpointing: the decoder keeps only each block group's input and recomputes the rest during
+    #: the backward pass, so a step needs less memory (large canvases) and takes longer
+    checkpointing: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> DVAESettings:
@@ -157,7 +160,7 @@ class DVAEGenerator(Generator[DVAESettings]):
         return relax(self.logits * s.logit_scale, s.relaxation, self.temperature(), noise=torch.is_grad_enabled())
 
     def forward(self) -> torch.Tensor:
-        return self.dvae.decode(self.distributions())
+        return self.dvae.decode(self.distributions(), checkpointing=self.settings.checkpointing)
 
     def after_step(self) -> None:
         """Advance the temperature schedule."""

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from pixforge.seeding import seeded
 
@@ -136,9 +137,20 @@ class DVAE(nn.Module):
         """``[B, 3, H, W]`` in 0..1 → the most likely tokens ``[B, H/8, W/8]``."""
         return self.encode(image).argmax(dim=1)
 
-    def decode(self, distribution: torch.Tensor) -> torch.Tensor:
-        """Token distributions ``[B, V, h, w]`` → images ``[B, 3, 8h, 8w]`` in 0..1 (differentiable)."""
-        return decoded_pixels(self.decoder(distribution.float()))
+    def decode(self, distribution: torch.Tensor, checkpointing: bool = False) -> torch.Tensor:
+        """Token distributions ``[B, V, h, w]`` → images ``[B, 3, 8h, 8w]`` in 0..1 (differentiable).
+
+        ``checkpointing`` runs the decoder's block groups under ``torch.utils.checkpoint``: only each group's
+        input is kept for the backward pass, which recomputes the rest (less memory, more time).
+        """
+        x = distribution.float()
+        if not (checkpointing and torch.is_grad_enabled()):
+            return decoded_pixels(self.decoder(x))
+        if x.dim() != 4 or x.shape[1] != self.vocab_size:  # the checks dall-e's Decoder.forward makes
+            raise ValueError(f"input shape {tuple(x.shape)} is not [B, {self.vocab_size}, h, w]")
+        for group in self.decoder.blocks:
+            x = checkpoint(group, x, use_reentrant=False)
+        return decoded_pixels(x)
 
     def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens ``[B, h, w]`` → images, through their one-hot distributions."""

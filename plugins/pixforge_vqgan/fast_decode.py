@@ -10,9 +10,12 @@ the images differ from taming's forward only by float rounding (about 1e-5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 def _resnet_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -24,22 +27,37 @@ def _resnet_block(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x + h
 
 
-def decode(post_quant_conv: nn.Module, decoder: nn.Module, z_q: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
-    """``decoder(post_quant_conv(z_q))`` as taming's ``Decoder.forward`` computes it, in taming's -1..1 range."""
+def _runner(checkpointing: bool) -> Callable[..., torch.Tensor]:
+    """Calls a block directly, or under gradient checkpointing (its activations recomputed in the backward)."""
+    if checkpointing and torch.is_grad_enabled():
+        return lambda fn, *args: checkpoint(fn, *args, use_reentrant=False)
+    return lambda fn, *args: fn(*args)
+
+
+def decode(
+    post_quant_conv: nn.Module, decoder: nn.Module, z_q: torch.Tensor, channels_last: bool = True,
+    checkpointing: bool = False,
+) -> torch.Tensor:
+    """``decoder(post_quant_conv(z_q))`` as taming's ``Decoder.forward`` computes it, in taming's -1..1 range.
+
+    ``checkpointing`` keeps only each block's input for the backward pass (taming's own forward, used for
+    the variants this walk does not cover, is checkpointed whole).
+    """
+    run = _runner(checkpointing)
     if decoder.give_pre_end or getattr(decoder, "tanh_out", False) or decoder.temb_ch:
-        return decoder(post_quant_conv(z_q))  # variants this walk does not cover: taming's own forward
+        return run(decoder, post_quant_conv(z_q))  # variants this walk does not cover: taming's own forward
     if channels_last:
         z_q = z_q.contiguous(memory_format=torch.channels_last)
     h = decoder.conv_in(post_quant_conv(z_q))
-    h = _resnet_block(decoder.mid.block_1, h)
-    h = decoder.mid.attn_1(h)
-    h = _resnet_block(decoder.mid.block_2, h)
+    h = run(_resnet_block, decoder.mid.block_1, h)
+    h = run(decoder.mid.attn_1, h)
+    h = run(_resnet_block, decoder.mid.block_2, h)
     for level in reversed(range(decoder.num_resolutions)):
         up = decoder.up[level]
         for index in range(decoder.num_res_blocks + 1):
-            h = _resnet_block(up.block[index], h)
+            h = run(_resnet_block, up.block[index], h)
             if len(up.attn) > 0:
-                h = up.attn[index](h)
+                h = run(up.attn[index], h)
         if level != 0:
-            h = up.upsample(h)
+            h = run(up.upsample, h)
     return decoder.conv_out(F.silu(decoder.norm_out(h))).contiguous()

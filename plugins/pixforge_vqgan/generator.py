@@ -65,6 +65,9 @@ class VQGANSettings(StrictModel):
     #: the decoder's arithmetic: fp32, or float32 weights under torch.autocast (amp_bf16/amp_fp16: less memory
     #: and faster on GPUs; on a CPU without AMX, bf16 is slower than fp32). The image is float32 either way
     precision: Literal["fp32", "amp_bf16", "amp_fp16"] = "fp32"
+    #: gradient checkpointing: the decoder keeps only each block's input and recomputes the rest during the
+    #: backward pass, so a step needs less memory (large canvases) and takes longer (about one more forward)
+    checkpointing: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> VQGANSettings:
@@ -191,7 +194,7 @@ class VQGANGenerator(Generator[VQGANSettings]):
     def forward(self) -> torch.Tensor:
         z_q = self.quantized()
         with autocast_for(self.settings.precision, z_q.device):
-            image = self.vq.decode(z_q, self.channels_last)
+            image = self.vq.decode(z_q, self.channels_last, checkpointing=self.settings.checkpointing)
         image = image[..., self.pad : self.pad + self.height, self.pad : self.pad + self.width]
         image = clamp_with_grad(image, 0.0, 1.0)
         return image if self.alpha is None else torch.cat([image, self.alpha(image.shape[0])], dim=1)

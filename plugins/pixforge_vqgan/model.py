@@ -56,13 +56,14 @@ class VQAutoencoder(nn.Module):
         h = self.quant_conv(self.encoder(images * 2.0 - 1.0))
         return self.quantize.proj(h) if self.spec.kind == "gumbel" else h
 
-    def decode(self, z_q: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    def decode(self, z_q: torch.Tensor, channels_last: bool = False, checkpointing: bool = False) -> torch.Tensor:
         """Quantised ``[B, embed_dim, h, w]`` → float32 images, nominally 0..1 (not clamped).
 
         Through taming's decoder with a fused activation (see ``fast_decode``): the same image, faster;
-        ``channels_last`` pays off for wide decoders.
+        ``channels_last`` pays off for wide decoders; ``checkpointing`` recomputes each block in the backward
+        pass instead of keeping its activations (less memory, more time).
         """
-        decoded = fast_decode.decode(self.post_quant_conv, self.decoder, z_q, channels_last)
+        decoded = fast_decode.decode(self.post_quant_conv, self.decoder, z_q, channels_last, checkpointing)
         return (decoded.float() + 1.0) / 2.0
 
     def codes_to_latent(self, codes: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .animation.frames import animate
+from .animation.stylize import stylize
 from .components import (
     Augmentation,
     BuildContext,
@@ -47,8 +49,10 @@ __all__ = [
     "RunInfo",
     "StepState",
     "StrictModel",
+    "animate",
     "__version__",
     "hookimpl",
     "render",
     "resolve_config",
+    "stylize",
 ]

@@ -14,6 +14,7 @@ from .console import error_line, fail, warn
 from .errors import PixforgeError, PixforgeWarning
 from .faults import describe_system_error, is_out_of_memory
 from .files import printable
+from .animation_cli import animate, stylize
 from .models_cli import models_app
 from .sweep_cli import sweep
 
@@ -30,6 +31,8 @@ app.add_typer(presets_app, name="presets")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(models_app, name="models")
 app.command("sweep")(sweep)
+app.command("animate")(animate)
+app.command("stylize")(stylize)
 
 
 def _pipeline(allow_download: bool | None = None):

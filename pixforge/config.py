@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator
 
+from .animation.settings import AnimationSettings
 from .cutouts import CutoutSettings
 from .errors import ConfigError, suggest
 from .files import is_regular
@@ -45,6 +46,8 @@ class PromptExtras(StrictModel):
     images: list[str] = Field(default_factory=list)
     targets: list[str] = Field(default_factory=list)
     noise: list[str] = Field(default_factory=list)
+    #: steps (an animation's frames) over which scenes of ``A || B`` crossfade their prompt weights
+    transition: int = Field(0, ge=0)
     regions: list[RegionSpec] = Field(default_factory=list)
 
 
@@ -112,6 +115,8 @@ class RenderConfig(StrictModel):
     observers: list[ComponentSpec] = Field(default_factory=list)
     prompts: PromptExtras = Field(default_factory=PromptExtras)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    #: frames, motion and video of ``pixforge animate`` / ``stylize`` (``pixforge.animation``); None for a still
+    animation: AnimationSettings | None = None
     transparency: TransparencySettings = Field(default_factory=TransparencySettings)
     #: a staged render: each stage renders at its size for its steps, starting from the last stage's picture
     #: upsampled (``pixforge.staging``); the render then takes ``size`` and ``steps`` from the stages (the last

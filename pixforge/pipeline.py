@@ -305,7 +305,7 @@ class Pipeline:
             observers.append(StepHook(self.registry.manager.hook.on_step))
 
         prompts = PromptSet(
-            texts=parse_prompts(config.prompt),
+            texts=parse_prompts(config.prompt, config.steps, config.prompts.transition),
             images=parse_image_prompts(config.prompts.images),
             targets=parse_image_prompts(config.prompts.targets),
             noise=parse_noise_prompts(config.prompts.noise),

@@ -1,7 +1,9 @@
 """Prompt syntax, compatible with Pixray and VQGAN-CLIP.
 
 ``a|b|c`` separates prompts; each is ``text``, ``text:weight`` or ``text:weight:stop``. A negative weight
-pushes away from the text. ``stop`` ends a prompt's pull once its distance falls below it (or, for a
+pushes away from the text. A weight in brackets is a schedule over the render's steps (an animation's
+frames): ``text:[0: (1.0), 40: (0.2)]`` or ``text:[1 + 0.5*sin(t/5)]``. ``A || B`` makes scenes that play
+in turn (``pixforge.animation.scenes``). ``stop`` ends a prompt's pull once its distance falls below it (or, for a
 negative weight, rises above it). Image prompts use the same syntax with a path, noise prompts with a seed.
 """
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .animation.scenes import SceneEnvelope, Scaled, check_transition, split_scenes
+from .animation.schedules import Constant, Schedule, parse_schedule
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,6 +32,12 @@ class Weighted:
     value: str
     weight: float = 1.0
     stop: float = -math.inf
+    #: the weight as a function of the step (or frame) when it changes over time; ``weight`` is its value at 0
+    schedule: Schedule | None = None
+
+    def at(self, t: float) -> float:
+        """The weight at step (or frame) ``t``."""
+        return self.weight if self.schedule is None else self.schedule(t)
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,24 @@ def _looks_numeric(text: str) -> bool:
     )
 
 
+_SCHEDULED = re.compile(r"^(?P<text>.*):\[(?P<schedule>[^\[\]]*)\](?::(?P<stop>[^:]*))?$", re.DOTALL)
+
+
 def parse_one(part: str) -> Weighted:
     """Parse ``text[:weight[:stop]]``; colons inside the text stay when what follows is not a number."""
     raw = part.strip()
     if not raw:
         raise ConfigError("empty prompt: each part between '|' needs text (e.g. 'a red circle:1.5')")
+    scheduled = _SCHEDULED.match(raw)
+    if scheduled is not None:
+        text = scheduled["text"].strip()
+        if not text:
+            raise ConfigError(f"prompt '{raw}' has a weight but no text (use text:[schedule]:stop)")
+        schedule = parse_schedule(scheduled["schedule"], f"prompt '{raw}' weight")
+        stop = _number(scheduled["stop"], "stop", raw) if scheduled["stop"] is not None else -math.inf
+        if schedule.is_constant:
+            return Weighted(text, schedule(0), stop)
+        return Weighted(text, schedule(0), stop, schedule)
     fields = raw.rsplit(":", 2)
     weight, stop = 1.0, -math.inf
     if len(fields) == 3 and _looks_numeric(fields[2]) and _looks_numeric(fields[1]):
@@ -85,8 +108,14 @@ def parse_one(part: str) -> Weighted:
     return Weighted(text, weight, stop)
 
 
-def parse_prompts(spec: str | list[str] | None) -> list[Weighted]:
-    """Parse ``a|b:2|c:-1:0.9`` (or a list of such strings) into weighted prompts."""
+def parse_prompts(
+    spec: str | list[str] | None, total: int | None = None, transition: float = 0, unit: str = "steps"
+) -> list[Weighted]:
+    """Parse ``a|b:2|c:-1:0.9`` (or a list of such strings) into weighted prompts.
+
+    Scenes (``A || B``) play in turn over ``total`` steps (or frames), crossfading over ``transition``;
+    without a ``total`` (scoring a finished render, say) every scene's prompts count at their own weights.
+    """
     if spec is None:
         return []
     specs = [spec] if isinstance(spec, str) else list(spec)
@@ -94,8 +123,22 @@ def parse_prompts(spec: str | list[str] | None) -> list[Weighted]:
     for one in specs:
         if not one.strip():
             continue
-        parsed.extend(parse_one(part) for part in one.split("|"))
+        scenes = split_scenes(one)
+        if total is not None:
+            check_transition(transition, total, len(scenes), unit)
+        for index, scene in enumerate(scenes):
+            prompts = [parse_one(part) for part in scene.split("|")]
+            if len(scenes) > 1 and total is not None:
+                envelope = SceneEnvelope(index, len(scenes), total, transition)
+                prompts = [_in_scene(p, envelope) for p in prompts]
+            parsed.extend(prompts)
     return parsed
+
+
+def _in_scene(prompt: Weighted, envelope: SceneEnvelope) -> Weighted:
+    own = prompt.schedule if prompt.schedule is not None else Constant(prompt.weight)
+    schedule = Scaled(envelope, own)
+    return Weighted(prompt.value, schedule(0), prompt.stop, schedule)
 
 
 def parse_image_prompts(spec: str | list[str] | None, base: Path | None = None) -> list[Weighted]:

@@ -19,12 +19,13 @@ ROOT = Path(pixforge.__file__).parent
 FLOORS: list[list[str]] = [
     # plain helpers that know nothing of pixforge
     ["version", "canvas", "console", "terminal", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
-     "weights.entries", "weights.progress"],
+     "weights.entries", "weights.progress", "animation", "animation.schedules", "animation.scenes", "animation.warp"],
     # files, settings, trust, locks: what every layer above may name
-    ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults"],
+    ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults",
+     "animation.settings"],
     # images on disk, the run folder, cutouts, the optimiser, named weights
     ["outputs", "run_folder", "cutouts", "optim", "fit", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
-     "weights.safe_load", "weights"],
+     "weights.safe_load", "weights", "animation.video"],
     # the component contracts, the settings schema, checkpoints, what a render gives back
     ["components", "config", "resume", "results", "filters"],
     # the kinds table, hook specs, built-in observers, the loop
@@ -34,8 +35,10 @@ FLOORS: list[list[str]] = [
     # resolution against the registry, and the contract tests for plugin authors
     ["resolve", "testing.dummies", "testing.contracts", "testing"],
     ["pipeline", "staging"],
+    # animations: frame by frame over the pipeline
+    ["animation.frames", "animation.stylize"],
     ["executors", "sweep.spec", "sweep.plan", "sweep.job", "sweep.summary", "sweep.executors", "sweep.run", "sweep"],
-    ["models_cli", "sweep_cli", "cli"],
+    ["models_cli", "sweep_cli", "animation_cli", "cli"],
 ]
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
 

@@ -29,7 +29,7 @@ def test_list_input():
     assert [p.value for p in parse_prompts(["a|b", "c"])] == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("bad", ["a||b", ":2", "cat:1.2.3", " | "])
+@pytest.mark.parametrize("bad", ["a|||b", "a|| ", ":2", "cat:1.2.3", " | "])  # "a||b" is two scenes (test_animation)
 def test_bad_syntax_is_a_config_error(bad):
     with pytest.raises(ConfigError):
         parse_prompts(bad)

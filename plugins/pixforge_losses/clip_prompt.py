@@ -3,6 +3,8 @@
 Distances are VQGAN-CLIP's squared great-circle distance, ``2 * arcsin(|a - b| / 2)**2``, per cutout and
 prompt. A prompt's ``stop`` ends its pull (per cutout) once the distance falls below it; for a negative
 weight, once it rises above ``|stop|`` (so both ``text:-1:0.9`` and VQGAN-CLIP's ``text:-1:-0.9`` work).
+A prompt whose weight is a schedule (``text:[0: (1), 40: (0.2)]``, a scene of ``A || B``) is weighed at
+each step's own value.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ class Targets:
     embeddings: torch.Tensor
     weights: torch.Tensor
     stops: torch.Tensor
+    #: the prompts, when any weight changes over the steps (their weights are then read each step)
+    scheduled: list[Weighted] | None = None
+
+    def weights_at(self, step: int) -> torch.Tensor:
+        if self.scheduled is None:
+            return self.weights
+        return torch.tensor([p.at(step) for p in self.scheduled], device=self.weights.device)
 
 
 def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -42,13 +51,14 @@ def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (chord / 2).clamp(max=1.0).arcsin().pow(2).mul(2)
 
 
-def prompt_losses(embeddings: torch.Tensor, targets: Targets) -> torch.Tensor:
+def prompt_losses(embeddings: torch.Tensor, targets: Targets, step: int = 0) -> torch.Tensor:
     """Each prompt's weighted mean distance over the cutouts ``[P]``, with its gradient stopped past ``stop``."""
     distances = spherical_distance(F.normalize(embeddings.float(), dim=-1), targets.embeddings)
-    positive = targets.weights > 0
+    weights = targets.weights_at(step)
+    positive = weights > 0
     active = torch.where(positive, distances > targets.stops, distances < targets.stops.abs())
     gated = torch.where(active, distances, distances.detach())
-    return targets.weights * gated.mean(dim=0)
+    return weights * gated.mean(dim=0)
 
 
 def centre_square(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -111,6 +121,7 @@ class ClipPromptLoss(Loss[ClipPromptSettings]):
             embeddings=F.normalize(torch.cat(rows), dim=-1),
             weights=torch.tensor([p.weight for p in prompts], device=device),
             stops=torch.tensor([p.stop for p in prompts], device=device),
+            scheduled=prompts if any(p.schedule is not None for p in prompts) else None,
         )
 
     # -- each step -----------------------------------------------------------------------------
@@ -119,7 +130,7 @@ class ClipPromptLoss(Loss[ClipPromptSettings]):
         total = zero(state)
         count = 0
         for key, (slot_weight, targets) in self.targets.items():
-            losses = prompt_losses(state.embeddings[key], targets)
+            losses = prompt_losses(state.embeddings[key], targets, state.step)
             total = total + slot_weight * losses.sum()
             count += len(losses)
         if self.settings.reduce == "mean" and count:

@@ -24,7 +24,7 @@ FLOORS: list[list[str]] = [
     ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults",
      "animation.settings"],
     # images on disk, the run folder, cutouts, the optimiser, named weights
-    ["outputs", "run_folder", "cutouts", "optim", "fit", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
+    ["outputs", "run_folder", "cutouts", "regions", "transparency", "optim", "fit", "weights.cache", "weights.download", "weights.openclip", "weights.registry",
      "weights.safe_load", "weights", "animation.video"],
     # the component contracts, the settings schema, checkpoints, what a render gives back
     ["components", "config", "resume", "results", "filters"],

@@ -14,10 +14,12 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from pixforge.components import BuildContext, Loss, PerceptorSlot, RunContext, StepState
 from pixforge.outputs import load_image, pil_to_tensor
 from pixforge.prompts import Weighted
+from pixforge.regions import Region, box_overlap
 from pixforge.settings import StrictModel
 
 from .common import zero
@@ -27,6 +29,9 @@ class ClipPromptSettings(StrictModel):
     #: sum: each prompt pulls with its own weight (VQGAN-CLIP); mean: divided by the number of prompts,
     #: so adding prompts does not make the guidance stronger overall
     reduce: Literal["sum", "mean"] = "sum"
+    #: region prompts weight each cutout by the share of its box the region's mask covers, to this power:
+    #: higher keeps a region's text to the views that lie mostly inside it
+    region_power: float = Field(2.0, gt=0)
 
 
 @dataclass
@@ -51,14 +56,22 @@ def spherical_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (chord / 2).clamp(max=1.0).arcsin().pow(2).mul(2)
 
 
-def prompt_losses(embeddings: torch.Tensor, targets: Targets, step: int = 0) -> torch.Tensor:
-    """Each prompt's weighted mean distance over the cutouts ``[P]``, with its gradient stopped past ``stop``."""
+def prompt_losses(
+    embeddings: torch.Tensor, targets: Targets, step: int = 0, cutout_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Each prompt's weighted mean distance over the cutouts ``[P]``, with its gradient stopped past ``stop``.
+
+    ``cutout_weights`` ``[N, P]`` (a region's overlap with each cutout) makes the mean over cutouts a weighted one.
+    """
     distances = spherical_distance(F.normalize(embeddings.float(), dim=-1), targets.embeddings)
     weights = targets.weights_at(step)
     positive = weights > 0
     active = torch.where(positive, distances > targets.stops, distances < targets.stops.abs())
     gated = torch.where(active, distances, distances.detach())
-    return weights * gated.mean(dim=0)
+    if cutout_weights is None:
+        return weights * gated.mean(dim=0)
+    share = cutout_weights.to(gated)
+    return weights * (gated * share).sum(dim=0) / share.sum(dim=0).clamp(min=1e-6)
 
 
 def centre_square(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -79,6 +92,8 @@ class ClipPromptLoss(Loss[ClipPromptSettings]):
     def __init__(self, settings: ClipPromptSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
         self.targets: dict[str, tuple[float, Targets]] = {}
+        #: perceptor key → (its weight, the regions' text embeddings as Targets, their masks [R, H, W])
+        self.regions: dict[str, tuple[float, Targets, torch.Tensor]] = {}
 
     # -- preparing the prompts, once per render ------------------------------------------------
 
@@ -90,6 +105,10 @@ class ClipPromptLoss(Loss[ClipPromptSettings]):
             targets = self._targets_for(slot, run, images)
             if targets is not None:
                 self.targets[slot.key] = (slot.weight, targets)
+        self.regions = {}
+        if run.prompts.regions:
+            for slot in run.perceptors:
+                self.regions[slot.key] = (slot.weight, *region_targets(slot, run.prompts.regions, run.device))
 
     @staticmethod
     def _load(path: str, what: str) -> torch.Tensor:
@@ -133,6 +152,13 @@ class ClipPromptLoss(Loss[ClipPromptSettings]):
             losses = prompt_losses(state.embeddings[key], targets, state.step)
             total = total + slot_weight * losses.sum()
             count += len(losses)
+        for key, (slot_weight, targets, masks) in self.regions.items():
+            if key not in state.boxes:
+                raise ValueError(f"region prompts need the cutouts' boxes (StepState.boxes['{key}'])")
+            overlap = box_overlap(masks, state.boxes[key]).pow(self.settings.region_power)
+            losses = prompt_losses(state.embeddings[key], targets, state.step, cutout_weights=overlap)
+            total = total + slot_weight * losses.sum()
+            count += len(losses)
         if self.settings.reduce == "mean" and count:
             total = total / count
         return total
@@ -153,3 +179,14 @@ def noise_embedding(seed: int, dim: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed % 2**64)
     return F.normalize(torch.randn(1, dim, generator=generator), dim=-1)
 
+
+def region_targets(slot: PerceptorSlot, regions: list[Region], device: torch.device) -> tuple[Targets, torch.Tensor]:
+    """The regions' text embeddings, weights and stops for one perceptor, and their masks ``[R, H, W]``."""
+    with torch.no_grad():
+        texts = slot.perceptor.encode_text([r.text for r in regions]).float().to(device)
+    targets = Targets(
+        embeddings=F.normalize(texts, dim=-1),
+        weights=torch.tensor([r.weight for r in regions], device=device),
+        stops=torch.tensor([r.stop for r in regions], device=device),
+    )
+    return targets, torch.stack([r.mask for r in regions]).to(device)

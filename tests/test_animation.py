@@ -191,6 +191,7 @@ def _cli(*args: str) -> list[str]:
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
+@pytest.mark.slow
 def test_kill_9_mid_animation_then_resume_equals_the_uninterrupted_frames(tmp_path: Path) -> None:
     args = ["animate", "a blue star", "--frames", "4", "--zoom", "1.05", "--rotate", "0: (0), 3: (6)", "--no-video",
             *CLI_SMALL]
@@ -282,3 +283,19 @@ def test_a_preset_carries_the_animation_and_a_bad_key_is_named(tmp_path: Path) -
     preset.write_text("extends: default\nanimation: {frames: 2, zooom: 1.1}\n")
     with pytest.raises(ConfigError, match=r"unknown key 'animation.zooom'; did you mean 'zoom'"):
         pixforge.animate("a red circle", preset, out=tmp_path / "bad", **SMALL)
+
+
+def test_a_sweep_animates_when_its_settings_carry_an_animation(tmp_path: Path) -> None:
+    from pixforge.sweep import load_spec, plan, run_sweep
+
+    spec = load_spec(data={
+        "base": {"prompt": "a red circle", "size": 32, "steps": 2, "cutouts.count": 2, "seed": 1, "animation.frames": 2,
+                 "animation.steps_per_frame": 2, "animation.video": False},
+        "grid": {"animation.zoom": [1.0, "1 + 0.1*t"]},
+    })
+    report = run_sweep(plan(spec, tmp_path / "sweep"), tmp_path / "sweep")
+    assert report.ok and [r.steps_done for r in report.results] == [2, 2]
+    folders = sorted(p.parent for p in (tmp_path / "sweep").glob("*/animation.json"))
+    assert len(folders) == 2 and all(len(_frames(f)) == 2 for f in folders)
+    again = run_sweep(plan(spec, tmp_path / "sweep"), tmp_path / "sweep")
+    assert [r.action for r in again.results] == ["skipped", "skipped"]

@@ -114,6 +114,7 @@ class Animator:
         self.on_frame = on_frame
         self.seed = resolve_seed(config.seed)
         self.schedules = {name: self.animation.schedule(name) for name in MOTION}
+        self._warned = False  # the canvas rounding is said once, not every frame
         parse_prompts(config.prompt, self.animation.frames, config.prompts.transition, unit="frames")  # errors now
         # the engine's own frame saving and video are for stills; scene timing is per frame, set each frame
         self.still = config.model_copy(update={
@@ -201,7 +202,7 @@ class Animator:
     def _check_size(self, components: Components) -> None:
         asked = tuple(self.config.size)
         made = (components.generator.width, components.generator.height)
-        if asked != made and not getattr(self, "_warned", False):
+        if asked != made and not self._warned:
             self._warned = True
             warnings.warn(f"size {asked[0]}x{asked[1]} rounded to {made[0]}x{made[1]}, what generator "
                           f"'{self.config.generator.name}' can make", PixforgeWarning, stacklevel=4)

@@ -1,5 +1,8 @@
 """One job of a sweep, run wherever an executor puts it: skip it if done, resume it if cut, else render it.
 
+A job whose settings carry an ``animation:`` section (a preset's, or ``animation.*`` keys in the grid) is
+animated instead (``pixforge.animation``), and continued from its last finished frame if it was cut.
+
 Every exception of a render is caught and returned as a ``failed`` result, so one bad render never stops
 the others. The run folder's ``job.json`` records which render the folder holds and how it ended.
 """
@@ -13,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..animation.frames import PROGRESS, AnimationResult, animate
 from ..candidates import clip_score
 from ..devices import pick_device
 from ..results import RenderDiverged, RenderResult
@@ -110,13 +114,16 @@ def run_job(pipeline: Pipeline, job: Job, device: str | None = None) -> JobResul
     if done is not None:
         return done
     job.run_dir.mkdir(parents=True, exist_ok=True)
-    action: Action = "resumed" if can_resume(job) else "rendered"
+    animated = _is_animation(pipeline, job)
+    action: Action = "resumed" if (can_resume_animation(job) if animated else can_resume(job)) else "rendered"
     write_record(job, "running")
     result = JobResult(job.index, job.name, str(job.run_dir), "failed", action, variation=job.variation)
     if job.values.get("seed") is not None:
         result.seed = resolve_seed(job.values["seed"])
     try:
-        if action == "resumed":
+        if animated:
+            rendered = _animate(pipeline, job, device, resume=action == "resumed")
+        elif action == "resumed":
             rendered = pipeline.resume(job.run_dir, trust_checkpoint=_trusted(job))
         else:
             rendered = _render(pipeline, job, device)
@@ -144,14 +151,50 @@ def _where(exc: BaseException) -> str:
     return f"at {Path(frame[0].filename).name}:{frame[0].lineno}" if frame else "no traceback"
 
 
-def _render(pipeline: Pipeline, job: Job, device: str | None) -> RenderResult:
+def _values(pipeline: Pipeline, job: Job, device: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The job's prompt and other values, with ``device`` pinned where its settings say auto/cuda."""
     values = dict(job.values)
     prompt = values.pop("prompt", None)
     if device is not None:
         configured = str(pipeline.resolve(prompt, job.preset, **values).device)
         if configured.split(":", 1)[0] in ("auto", "cuda"):
             values["device"] = device
+    return prompt, values
+
+
+def _render(pipeline: Pipeline, job: Job, device: str | None) -> RenderResult:
+    prompt, values = _values(pipeline, job, device)
     return pipeline.render(prompt, job.preset, out=job.run_dir, candidates=job.candidates, **values)
+
+
+def _is_animation(pipeline: Pipeline, job: Job) -> bool:
+    """Whether the job's settings carry an ``animation:`` section (a bad setting is reported by the render)."""
+    values = dict(job.values)
+    prompt = values.pop("prompt", None)
+    try:
+        return pipeline.resolve(prompt, job.preset, **values).animation is not None
+    except PixforgeError:
+        return False
+
+
+def can_resume_animation(job: Job) -> bool:
+    """An animation cut off after it started: its progress file is there and it did not finish."""
+    status = read_status(job.run_dir) or {}
+    return (job.run_dir / PROGRESS).is_file() and status.get("status") not in FINISHED
+
+
+def _animate(pipeline: Pipeline, job: Job, device: str | None, resume: bool) -> RenderResult:
+    """Animate the job (or continue it) and describe it as a render: its last frame, frames as steps."""
+    if resume:
+        made: AnimationResult = animate(resume=job.run_dir, pipeline=pipeline)
+    else:
+        prompt, values = _values(pipeline, job, device)
+        made = animate(prompt, job.preset, out=job.run_dir, pipeline=pipeline, **values)
+    from ..outputs import load_image, pil_to_tensor
+
+    image = load_image(made.final_path, "final frame")
+    return RenderResult(image=image, tensor=pil_to_tensor(image), run_dir=made.run_dir, losses=[], seed=made.seed,
+                        settings=made.settings, steps_done=len(made.frames))
 
 
 def _describe(result: JobResult, rendered: RenderResult, pipeline: Pipeline | None) -> None:

@@ -1,0 +1,116 @@
+"""Render requests: checked and resolved in the server, before they are queued, into a job spec a worker runs.
+
+Resolving in the server means a bad setting is a 400 naming it at once, not a failed job later; the
+spec keeps the request's own words (prompt, preset, overrides), so the worker resolves the same settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixforge.config import RenderConfig
+from pixforge.errors import ConfigError
+from pixforge.files import is_regular, printable
+
+from .security import RequestError, Roots, check_override, check_value
+
+#: limits on what one request may ask for (a render of this many steps or pixels per side at most)
+MAX_STEPS = 5000
+MAX_SIDE = 1024
+MAX_CANDIDATES = 16
+
+
+class RenderRequest(BaseModel):
+    """POST /api/renders: what to render. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=2000, description="Prompts: 'a|b:2|c:-1:0.9' (text:weight:stop).")
+    preset: str = Field("default", max_length=200, description="A preset name (GET /api/presets).")
+    overrides: list[str] = Field(
+        default_factory=list, max_length=64, description="Settings overrides, 'dotted.path=value' as --set takes them."
+    )
+    seed: int | str | None = Field(None, description="An integer or any string; none: a random seed, recorded.")
+    steps: int | None = Field(None, ge=1, le=MAX_STEPS)
+    size: str | int | None = Field(None, description="WxH (e.g. 64x64) or N.")
+    candidates: int = Field(1, ge=1, le=MAX_CANDIDATES, description="Render N seeds, keep the best by CLIP score.")
+    init_image: str | None = Field(
+        None, description="An image inside the input or runs folder (an upload's path from POST /api/uploads)."
+    )
+    video: bool = Field(False, description="Also write video.mp4 of the progress.")
+
+
+def check_limits(config: RenderConfig) -> None:
+    """Refuse settings past the server's limits (an override can raise steps or size too)."""
+    if config.steps > MAX_STEPS:
+        raise RequestError(f"steps {config.steps} is over this server's limit of {MAX_STEPS}")
+    width, height = config.size
+    if max(width, height) > MAX_SIDE:
+        raise RequestError(f"size {width}x{height} is over this server's limit of {MAX_SIDE} pixels a side")
+
+
+def known_preset(pipeline: Any, name: str) -> str:
+    """``name`` if it is a preset the server has; requests name presets, never preset files."""
+    from pixforge.errors import suggest
+    from pixforge.resolve import available_presets
+
+    presets = available_presets(pipeline.registry)
+    if name not in presets:
+        raise RequestError(f"preset '{printable(name)}' is not one this server has; {suggest(name, presets)}")
+    return name
+
+
+def render_spec(pipeline: Any, roots: Roots, request: RenderRequest) -> dict[str, Any]:
+    """The job spec of a render request, after every check (RequestError / ConfigError when one fails)."""
+    preset = known_preset(pipeline, request.preset)
+    for override in request.overrides:
+        check_override(roots, override)
+    values: dict[str, Any] = {}
+    for key in ("seed", "steps", "size"):
+        if getattr(request, key) is not None:
+            values[key] = getattr(request, key)
+    if request.video:
+        values["video.enabled"] = True
+    if request.init_image:
+        path = roots.confine(request.init_image, "init_image")
+        if not is_regular(path):
+            raise RequestError(f"init_image '{printable(request.init_image)}': no such file")
+        values["init_image"] = str(path)
+    config = pipeline.resolve(request.prompt, preset, list(request.overrides), **values)
+    check_limits(config)
+    return {
+        "prompt": request.prompt,
+        "preset": preset,
+        "overrides": list(request.overrides),
+        "values": values,
+        "candidates": request.candidates,
+        "generator": config.generator.name,
+    }
+
+
+def replay_spec(pipeline: Any, roots: Roots, run_dir: Path) -> dict[str, Any]:
+    """The job spec that renders a run again from the settings in its final.png (trust never read back)."""
+    from pixforge.outputs import read_render_settings
+
+    final = run_dir / "final.png"
+    if not final.is_file():
+        raise RequestError(f"run '{printable(run_dir.name)}' has no final.png to replay yet")
+    try:
+        settings = read_render_settings(final)
+    except ConfigError as exc:
+        raise RequestError(str(exc)) from None
+    check_value(roots, settings, "the run's settings")
+    config = pipeline.resolve(None, settings)
+    check_limits(config)
+    return {
+        "prompt": None,
+        "preset": settings,
+        "overrides": [],
+        "values": {},
+        "candidates": 1,
+        "generator": config.generator.name,
+        "replay_of": run_dir.name,
+    }

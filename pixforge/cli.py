@@ -66,6 +66,11 @@ def render(
     transparent: Annotated[
         bool, typer.Option("--transparent", help="An RGBA final.png: the picture gets an alpha channel.")
     ] = False,
+    palette: Annotated[
+        Optional[str],
+        typer.Option(help="Keep the picture in a palette: colour names, #hex, ramps 'black->red\\8', photo.png:6."),
+    ] = None,
+    tile: Annotated[bool, typer.Option("--tile", help="A seamless tile: the picture wraps around at its edges.")] = False,
     from_image: Annotated[
         Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
     ] = None,
@@ -108,6 +113,10 @@ def render(
         values["prompts.regions"] = list(region)
     if transparent:
         values["transparency.enabled"] = True
+    if palette is not None:
+        values["palette"] = palette  # the palette filter (pixforge.filter_values)
+    if tile:
+        values["tile"] = True
     if compile_:
         values["compile"] = True
     if prompt is None and region and from_image is None and resume is None:

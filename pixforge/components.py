@@ -283,6 +283,9 @@ class Filter(nn.Module, ABC, Generic[SettingsT]):
     #: True: needs a picture that wraps around at its edges, so the generator is built seamless
     #: (``BuildContext.seamless``)
     seamless: ClassVar[bool] = False
+    #: the setting a bare value sets when the filter is a keyword (``render(palette="red,blue")`` sets the
+    #: palette's ``colors``; ``pixforge.filter_values``); None: it takes True, False or a mapping of settings
+    shorthand: ClassVar[str | None] = None
 
     @classmethod
     def seamless_for(cls, settings: StrictModel) -> bool:

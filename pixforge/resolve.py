@@ -22,6 +22,7 @@ from .config import (
     read_yaml,
 )
 from .errors import ConfigError, PixforgeError, suggest
+from .filter_values import expand_filter_values
 from .kinds import KINDS
 from .plugins import Registry
 from .settings import StrictModel, validate
@@ -119,7 +120,9 @@ def resolve_config(
     else:
         where = f"preset '{preset}'"
         data = load_preset_data(preset, registry)
-    for key, value in (values or {}).items():
+    filters = {name: entry.cls for name, entry in registry.components.get("filter", {}).items()}
+    values = expand_filter_values(data, values or {}, filters, RenderConfig.model_fields)
+    for key, value in values.items():
         apply_override(data, key.split("."), value, f"setting '{key}'")
     for text in overrides or []:
         path, value = parse_override(text)

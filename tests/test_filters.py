@@ -146,3 +146,48 @@ def test_wallpaper_refuses_canvases_it_cannot_use() -> None:
         build_component(WallpaperFilter, {"symmetry": "rot4"}, tiny_context(40, 24))
     with pytest.raises(ConfigError, match="does not divide into 3x3 cells"):
         build_component(WallpaperFilter, {"symmetry": "p2", "cells": 3}, tiny_context(40, 24))
+
+
+# -- the keywords and flags ---------------------------------------------------------------------------
+
+
+def test_palette_and_tile_keywords_become_filter_specs() -> None:
+    from pixforge import Pipeline
+
+    pipe = Pipeline()
+    config = pipe.resolve("x", "default", palette="red,blue", tile=True)
+    assert [(s.name, s.settings.get("colors")) for s in config.filters] == [("palette", "red,blue"), ("tile", None)]
+    preset = {"extends": "default", "filters": [{"name": "tile"}, {"name": "palette", "settings": {"sharpness": 2}}]}
+    changed = pipe.resolve("x", preset, palette="black->white\\4", tile=False)
+    assert [(s.name, s.settings["colors"], s.settings["sharpness"]) for s in changed.filters] == [
+        ("palette", "black->white\\4", 2.0)
+    ]
+    with pytest.raises(ConfigError, match="filter 'tile': got 'yes'; give True, False or a mapping"):
+        pipe.resolve("x", "default", tile="yes")
+
+
+def test_cli_palette_mistakes_are_one_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from pixforge.cli import app
+
+    for spec, message in [("redd,blue", "unknown colour name 'redd'; did you mean 'red'?"),
+                          ("black->red", "needs a count"), (f"{tmp_path}/none.png:4", "does not exist")]:
+        result = CliRunner().invoke(app, ["render", "a red circle", "--palette", spec, "--out", str(tmp_path / "r")])
+        assert result.exit_code == 1 and message in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_palette_render_keeps_only_palette_colours_and_a_tile_render_completes(tmp_path) -> None:
+    from pixforge import Pipeline
+    from pixforge.testing import DummyPlugin
+
+    pipe = Pipeline(plugins=[DummyPlugin()])
+    preset = {"generator": {"name": "dummy"}, "perceptors": [{"name": "dummy", "settings": {"size": 16, "dim": 8}}],
+              "losses": [{"name": "clip_prompt"}], "cutouts": {"count": 2}, "size": [24, 16], "steps": 3}
+    result = pipe.render("a red circle", preset, out=tmp_path / "p", seed=1, palette="red,#102030,white")
+    colours = set(Image.open(result.final_path).convert("RGB").getdata())
+    assert colours <= {(255, 0, 0), (16, 32, 48), (255, 255, 255)} and "palette" in result.losses[-1]
+    tiled = pipe.render("a red circle", preset, out=tmp_path / "t", seed=1, tile=True)
+    assert tiled.status == "completed" and "tile" in tiled.losses[-1]
+    assert tiled.settings["filters"] == [{"name": "tile", "weight": 1.0, "settings": {"shift": 1.0}}]

@@ -18,10 +18,10 @@ ROOT = Path(pixforge.__file__).parent
 #: bottom to top; a module may import modules on its own floor or a lower one, never a higher one
 FLOORS: list[list[str]] = [
     # plain helpers that know nothing of pixforge
-    ["version", "canvas", "console", "terminal", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
+    ["version", "canvas", "seamless", "console", "terminal", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
      "weights.entries", "weights.progress", "animation", "animation.schedules", "animation.scenes", "animation.warp"],
     # files, settings, trust, locks: what every layer above may name
-    ["files", "settings", "trust", "registration", "budget", "devices", "prompts", "locks", "faults",
+    ["files", "settings", "filter_values", "trust", "registration", "budget", "devices", "prompts", "locks", "faults",
      "animation.settings"],
     # images on disk, the run folder, cutouts, the optimiser, named weights
     ["outputs", "run_folder", "cutouts", "regions", "transparency", "optim", "fit", "weights.cache", "weights.download", "weights.openclip", "weights.registry",

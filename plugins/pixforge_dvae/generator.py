@@ -25,6 +25,7 @@ from pixforge.settings import StrictModel
 from .catalog import DEFAULT_MODEL
 from .loading import load_dvae, resolve
 from .model import DVAE, FACTOR
+from .seamless import circular_dvae
 from .relax import Relaxation, Schedule, relax, temperature_at
 
 
@@ -88,8 +89,9 @@ class DVAEGenerator(Generator[DVAESettings]):
 
     def __init__(self, settings: DVAESettings, context: BuildContext) -> None:
         super().__init__(settings, context)
+        key = cache_key(settings, context.device)
         model: DVAE = context.cache.get(
-            cache_key(settings, context.device),
+            key,
             lambda: load_dvae(
                 resolve(settings.model, settings.encoder, settings.decoder, context.weights or None,
                         context.allow_download),
@@ -97,6 +99,8 @@ class DVAEGenerator(Generator[DVAESettings]):
                 context.device,
             ),
         )
+        if context.seamless:  # a tile: circular padding, in a copy kept beside the shared original
+            model = context.cache.get((*key, "circular"), lambda: circular_dvae(model))
         # kept out of the module tree: the shared, frozen model is neither optimised, moved nor saved
         object.__setattr__(self, "dvae", model)
         self.width = round_to_multiple(context.width, FACTOR)

@@ -43,6 +43,8 @@ class PaletteFilter(Filter[PaletteSettings]):
 
     Settings = PaletteSettings
     description = "every pixel becomes its nearest palette colour (straight-through, soft-assignment gradient)"
+    #: ``render(palette="red,blue")`` and ``--palette`` set the colours
+    shorthand = "colors"
 
     def __init__(self, settings: PaletteSettings, context: BuildContext) -> None:
         super().__init__(settings, context)

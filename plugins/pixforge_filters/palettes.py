@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from PIL import ImageColor
 
-from pixforge.errors import ConfigError, suggest
+from pixforge.errors import ConfigError, closest
 from pixforge.files import is_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
@@ -46,10 +46,9 @@ def _colour(text: str, spec: str) -> tuple[float, float, float]:
         if not _HEX.fullmatch(text):
             raise ConfigError(f"palette {spec!r}: bad hex colour {text!r}; write #rrggbb or #rgb (e.g. #102030)")
     elif text.lower() not in ImageColor.colormap:
-        raise ConfigError(
-            f"palette {spec!r}: unknown colour name {text!r}; {suggest(text.lower(), ImageColor.colormap)} "
-            f"(CSS names such as red, navy, gold; or {VALID})"
-        )
+        guess = closest(text.lower(), ImageColor.colormap)
+        hint = f"did you mean '{guess}'? " if guess else ""
+        raise ConfigError(f"palette {spec!r}: unknown colour name {text!r}; {hint}an item is {VALID}")
     r, g, b = ImageColor.getrgb(text)[:3]
     return (r / 255, g / 255, b / 255)
 

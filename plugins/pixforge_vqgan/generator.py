@@ -22,6 +22,7 @@ from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.noise import gradient_images, pixel_noise
 from pixforge.precision import autocast_for
+from pixforge.seamless import circular_copy
 from pixforge.settings import StrictModel
 from pixforge.transparency import AlphaMap
 from pixforge.weights import WeightEntry
@@ -53,6 +54,7 @@ class VQGANSettings(StrictModel):
     #: gradient: a smooth random two-colour gradient, encoded. An init image overrides it.
     init: Literal["random_codes", "pixels", "gradient"] = "random_codes"
     #: latent cells decoded beyond each canvas edge and cropped away, hiding the decoder's border artefacts
+    #: (none in a seamless render, ``--tile``, whose decoder pads circularly instead)
     margin: int = Field(1, ge=0, le=8)
     #: Gumbel models only: softmax temperature of the code logits
     temperature: float = Field(1.0, gt=0)
@@ -108,10 +110,10 @@ class VQGANGenerator(Generator[VQGANSettings]):
             weights=context.weights or None,
             allow_download=context.allow_download,
         )
-        model: VQAutoencoder = context.cache.get(
-            cache_key(files, settings.trust_checkpoint, context.device),
-            lambda: load_model(files, settings.trust_checkpoint, context.device),
-        )
+        key = cache_key(files, settings.trust_checkpoint, context.device)
+        model: VQAutoencoder = context.cache.get(key, lambda: load_model(files, settings.trust_checkpoint, context.device))
+        if context.seamless:  # a tile: circular padding, in a copy kept beside the shared original
+            model = context.cache.get((*key, "circular"), lambda: circular_copy(model))
         # kept out of the module tree: the shared, frozen model is neither optimised, moved nor saved with z
         object.__setattr__(self, "vq", model)
         self.factor = model.spec.factor
@@ -119,8 +121,9 @@ class VQGANGenerator(Generator[VQGANSettings]):
         self.channels_last = settings.channels_last if settings.channels_last is not None else wide
         self.width = round_to_multiple(context.width, self.factor)
         self.height = round_to_multiple(context.height, self.factor)
-        self.pad = settings.margin * self.factor
-        cells = settings.margin * 2
+        margin = 0 if context.seamless else settings.margin  # a tile wraps at the canvas edge: no margin
+        self.pad = margin * self.factor
+        cells = margin * 2
         shape = (1, model.spec.latent_channels, self.height // self.factor + cells, self.width // self.factor + cells)
         self.z = nn.Parameter(torch.zeros(shape, device=context.device))
         codebook = model.codebook.detach()

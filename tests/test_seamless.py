@@ -1,0 +1,49 @@
+"""Seamless generators (``--tile``): the vqgan and dvae decoders pad circularly, so rolling the latent by one cell
+rolls the picture by one cell's pixels exactly; the cached original model is left as it was."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch import nn
+
+from pixforge.seamless import circular_copy
+from pixforge.testing import build_component, seeded, tiny_context
+from pixforge_dvae.generator import DVAEGenerator
+from pixforge_dvae.seamless import CircularConv2d
+from pixforge_vqgan.generator import VQGANGenerator
+
+
+def test_circular_copy_switches_padded_convolutions_only() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 1), nn.Conv2d(4, 3, 3, padding="same"))
+    twin = circular_copy(model)
+    assert [m.padding_mode for m in twin] == ["circular", "zeros", "circular"]
+    assert [m.padding_mode for m in model] == ["zeros", "zeros", "zeros"]
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.allclose(twin(torch.roll(x, 3, dims=-1)), torch.roll(twin(x), 3, dims=-1), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [VQGANGenerator, DVAEGenerator], ids=["vqgan", "dvae"])
+def test_seamless_decoder_rolls_with_its_latent(cls: type) -> None:
+    plain_context = tiny_context(32, 32)
+    context = replace(plain_context, seamless=True)
+    with seeded(0):
+        generator = build_component(cls, {}, context)
+        plain = build_component(cls, {}, replace(plain_context, cache=context.cache))
+    latent = generator.latent()
+    assert tuple(latent.shape[-2:]) == (4, 4)  # no margin beyond the canvas
+    with torch.no_grad():
+        before = generator()
+        latent.copy_(torch.roll(latent, 1, dims=-1))
+        after = generator()
+    assert torch.allclose(after, torch.roll(before, 8, dims=-1), atol=1e-4)
+    # the shared original keeps zero padding for renders that are not tiles
+    original = plain.vq if cls is VQGANGenerator else plain.dvae
+    tiled = generator.vq if cls is VQGANGenerator else generator.dvae
+    assert original is not tiled and len(context.cache) == 2
+    assert not any(isinstance(m, CircularConv2d) or getattr(m, "padding_mode", "zeros") == "circular"
+                   for m in original.modules())
+    assert any(isinstance(m, CircularConv2d) or getattr(m, "padding_mode", "zeros") == "circular"
+               for m in tiled.modules())

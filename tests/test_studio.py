@@ -103,6 +103,19 @@ def test_cancel_keeps_the_current_image_and_a_queued_job_never_runs(server) -> N
     assert never["status"] == "cancelled" and never["started"] is None and never["step"] == 0
 
 
+def test_an_animation_goes_through_the_same_queue(server) -> None:
+    job = server.render("a red circle", seed=0, steps=3, animation={"frames": 3, "steps_per_frame": 2, "zoom": 1.05})
+    assert job["kind"] == "animation"
+    done = server.finished(job["id"])
+    assert (done["status"], done["step"], done["total"]) == ("completed", 7, 7), done
+    run = server.call("GET", f"/api/runs/{done['run']}").json()
+    assert run["video"].endswith("/video.mp4") and run["settings"]["animation"]["frames"] == 3
+    video = server.call("GET", run["video"] + "?download=1")
+    assert video.status == 200 and video.headers["content-type"] == "video/mp4" and len(video.body) > 1000
+    refused = server.call("POST", "/api/renders", {"prompt": "x", "candidates": 2, "animation": {"frames": 2}})
+    assert refused.status == 400 and "candidates" in refused.json()["error"]
+
+
 def test_bad_requests_get_a_4xx_with_one_clear_line(server) -> None:
     cases = [
         ({"prompt": "x", "colour": 1}, 422, "colour"),
@@ -120,6 +133,8 @@ def test_bad_requests_get_a_4xx_with_one_clear_line(server) -> None:
         ({"prompt": "x", "overrides": ["perceptors.0.settings.pretrained=local-dir:/etc"]}, 403, "outside"),
         ({"prompt": "x", "overrides": ["generator={name: vqgan, settings: {checkpoint: ~/model.ckpt}}"]}, 403, "outside"),
         ({"prompt": "x", "init_image": "missing.png"}, 400, "no such file"),
+        ({"prompt": "x", "animation": {"frames": 1000, "steps_per_frame": 100}}, 400, "steps in all"),
+        ({"prompt": "x", "animation": {"framez": 2}}, 400, "framez"),
     ]
     for body, status, words in cases:
         answer = server.call("POST", "/api/renders", body)

@@ -21,6 +21,8 @@ from .security import RequestError, Roots, check_override, check_value
 MAX_STEPS = 5000
 MAX_SIDE = 1024
 MAX_CANDIDATES = 16
+#: an animation's steps over all its frames, at most
+MAX_TOTAL_STEPS = 20000
 
 
 class RenderRequest(BaseModel):
@@ -41,15 +43,48 @@ class RenderRequest(BaseModel):
         None, description="An image inside the input or runs folder (an upload's path from POST /api/uploads)."
     )
     video: bool = Field(False, description="Also write video.mp4 of the progress.")
+    animation: dict[str, Any] | None = Field(
+        None,
+        description="Animate instead of a still (pixforge animate): frames, steps_per_frame, zoom, rotate, "
+        "translate_x, translate_y (numbers, keyframes or expressions of t), infill, fps, gif.",
+    )
 
 
-def check_limits(config: RenderConfig) -> None:
+def total_steps(config: RenderConfig, renders: int) -> int:
+    """The optimisation steps a job makes in all: an animation's over its frames, stages' over the stages,
+    a still's times the renders best-of-N makes one after another (the progress bar's length)."""
+    animation = getattr(config, "animation", None)
+    if animation is not None:
+        return config.steps + (animation.frames - 1) * animation.steps_per_frame
+    stages = getattr(config, "stages", None) or []
+    return (sum(stage.steps for stage in stages) or config.steps) * renders
+
+
+def check_limits(config: RenderConfig, total: int) -> None:
     """Refuse settings past the server's limits (an override can raise steps or size too)."""
     if config.steps > MAX_STEPS:
         raise RequestError(f"steps {config.steps} is over this server's limit of {MAX_STEPS}")
+    if total > MAX_TOTAL_STEPS:
+        raise RequestError(f"{total} steps in all is over this server's limit of {MAX_TOTAL_STEPS}")
     width, height = config.size
     if max(width, height) > MAX_SIDE:
         raise RequestError(f"size {width}x{height} is over this server's limit of {MAX_SIDE} pixels a side")
+
+
+def renders_of(pipeline: Any, config: RenderConfig, candidates: int) -> int:
+    """How many renders one after another a still makes: its candidates, unless the generator batches them."""
+    if candidates > 1 and pipeline.registry.get("generator", config.generator.name).samples_setting is None:
+        return candidates
+    return 1
+
+
+def kind_of(config: RenderConfig, candidates: int) -> str:
+    """"animation" when the settings carry an animation: section (a preset's or the request's), else "render"."""
+    if getattr(config, "animation", None) is None:
+        return "render"
+    if candidates > 1:
+        raise RequestError("candidates choose the best of several stills; an animation takes candidates 1")
+    return "animation"
 
 
 def known_preset(pipeline: Any, name: str) -> str:
@@ -74,20 +109,26 @@ def render_spec(pipeline: Any, roots: Roots, request: RenderRequest) -> dict[str
             values[key] = getattr(request, key)
     if request.video:
         values["video.enabled"] = True
+    for key, value in (request.animation or {}).items():
+        check_value(roots, value, f"animation.{key}")
+        values[f"animation.{key}"] = value
     if request.init_image:
         path = roots.confine(request.init_image, "init_image")
         if not is_regular(path):
             raise RequestError(f"init_image '{printable(request.init_image)}': no such file")
         values["init_image"] = str(path)
     config = pipeline.resolve(request.prompt, preset, list(request.overrides), **values)
-    check_limits(config)
+    kind = kind_of(config, request.candidates)
+    total = total_steps(config, renders_of(pipeline, config, request.candidates))
+    check_limits(config, total)
     return {
+        "kind": kind,
+        "total": total,
         "prompt": request.prompt,
         "preset": preset,
         "overrides": list(request.overrides),
         "values": values,
         "candidates": request.candidates,
-        "generator": config.generator.name,
     }
 
 
@@ -104,13 +145,15 @@ def replay_spec(pipeline: Any, roots: Roots, run_dir: Path) -> dict[str, Any]:
         raise RequestError(str(exc)) from None
     check_value(roots, settings, "the run's settings")
     config = pipeline.resolve(None, settings)
-    check_limits(config)
+    total = total_steps(config, 1)
+    check_limits(config, total)
     return {
+        "kind": kind_of(config, 1),
+        "total": total,
         "prompt": None,
         "preset": settings,
         "overrides": [],
         "values": {},
         "candidates": 1,
-        "generator": config.generator.name,
         "replay_of": run_dir.name,
     }

@@ -50,7 +50,7 @@ def _queue(studio: Any, spec: dict[str, Any]) -> dict[str, Any]:
     from pixforge.outputs import new_run_dir
 
     run_dir = new_run_dir(studio.roots.runs, stem=spec.get("prompt") or (spec.get("preset") or {}).get("prompt", ""))
-    job = studio.queue.add("render", spec, run_dir.resolve())
+    job = studio.queue.add(spec["kind"], spec, run_dir.resolve())
     return {**job.public(), "url": f"/api/renders/{job.id}", "events": f"/api/renders/{job.id}/events"}
 
 

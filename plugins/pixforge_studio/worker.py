@@ -31,47 +31,47 @@ class Stopped(KeyboardInterrupt):
 
 
 class StudioObserver(Observer):
-    """Writes a job's step, losses, rate and previews to the queue; stops the render when cancelled."""
+    """Writes a job's step, losses, rate and previews to the queue; stops the render when cancelled.
 
-    def __init__(self, queue: JobQueue, job_id: str, run_dir: Path, renders: int = 1, parent: int | None = None):
+    A job may run several renders one after another (best-of-N candidates, stages, an animation's
+    frames): their steps add up to one count out of ``total``.
+    """
+
+    def __init__(self, queue: JobQueue, job_id: str, run_dir: Path, total: int, parent: int | None = None) -> None:
         super().__init__()
         self.queue = queue
         self.job_id = job_id
         self.run_dir = run_dir
-        #: how many renders the job makes one after another (best-of-N without batching)
-        self.renders = renders
+        self.total = max(1, total)
         self.parent = parent
+        self.every = max(1, self.total // PREVIEWS_PER_RENDER)
         self.offset = 0
-        self.total = 0
-        self.started = 0
+        self.current = 0
         self.step = 0
-        self.losses: dict[str, float] = {}
-        self.every = 1
         self.history: list[float] = []
+        self.losses: dict[str, float] = {}
         self.previews = 0
         self.last_write = 0.0
-        self.t0 = time.perf_counter()
+        self.t0: float | None = None
 
     def on_start(self, run: RunInfo) -> None:
-        if self.started:
-            self.offset += run.total_steps
-        else:
-            self.total = run.total_steps * self.renders
+        self.offset += self.current
+        self.current = run.total_steps - run.start_step
+        self.total = max(self.total, self.offset + self.current)
+        if self.t0 is None:
             self.t0 = time.perf_counter()
-        self.started += 1
-        self.every = max(1, run.total_steps // PREVIEWS_PER_RENDER)
 
     def on_step(self, state: StepState) -> None:
-        step = self.step = self.offset + state.step + 1
+        self.step = min(self.total, self.step + 1)
         self.history.append(round(float(state.loss), 6))
         self.losses = dict(state.losses)
-        last = state.step + 1 == state.total_steps
-        preview = state.step == 0 or (state.step + 1) % self.every == 0 or last
+        last = self.step == self.total
+        preview = self.step == 1 or self.step % self.every == 0 or last
         if preview:
             self._write_preview(state.image)
         now = time.perf_counter()
-        if preview or last or now - self.last_write >= 1 / WRITES_PER_SECOND:
-            cancel = self._write(step, state.loss, state.losses, now)
+        if preview or now - self.last_write >= 1 / WRITES_PER_SECOND:
+            cancel = self._write(now)
         else:
             cancel = self.queue.cancel_requested(self.job_id)
         if cancel:
@@ -80,62 +80,59 @@ class StudioObserver(Observer):
             raise Stopped()  # the server is gone: stop, keeping the image
 
     def on_end(self, run: RunInfo, final_image: Any) -> None:
-        self._write(self.step, self.history[-1] if self.history else None, self.losses, time.perf_counter())
+        self._write(time.perf_counter())
 
-    def _write(self, step: int, loss: float | None, losses: dict[str, float], now: float) -> bool:
+    def _write(self, now: float) -> bool:
         self.last_write = now
-        elapsed = now - self.t0
-        rate = round(step / elapsed, 3) if elapsed > 0 and step else None
+        elapsed = now - (self.t0 or now)
+        rate = round(self.step / elapsed, 3) if elapsed > 0 and self.step else None
         return self.queue.progress(
-            self.job_id, step, self.total, loss, rate, {k: round(float(v), 6) for k, v in losses.items()},
-            self.history, self.previews,
+            self.job_id, self.step, self.total, self.history[-1] if self.history else None, rate,
+            {k: round(float(v), 6) for k, v in self.losses.items()}, self.history, self.previews,
         )
 
     def _write_preview(self, image: Any) -> None:
         from pixforge.outputs import save_png
 
-        save_png(self.run_dir / PREVIEW, image[:1].detach())
+        save_png(self.run_dir / PREVIEW, image[:1, :3].detach())
         self.previews += 1
 
 
-def renders_for(pipeline: Any, spec: dict[str, Any]) -> int:
-    """How many renders one after another a job makes: its candidates, unless the generator batches them."""
-    candidates = int(spec.get("candidates", 1))
-    if candidates == 1:
-        return 1
-    name = spec.get("generator")
-    if name and pipeline.registry.get("generator", name).samples_setting is not None:
-        return 1
-    return candidates
-
-
 def run_job(pipeline: Any, queue: JobQueue, job: Job, parent: int | None = None) -> str:
-    """Render one claimed job and record how it ended; returns that state. Never raises for a bad render."""
+    """Render (or animate) one claimed job and record how it ended; returns that state.
+
+    A render that fails, for any reason, fails its job and the worker goes on. An interrupt that is not
+    the job's cancel (the server stopping, Ctrl-C) fails the job and is raised again, so the worker ends.
+    """
     from pixforge.errors import PixforgeError
-    from pixforge.results import RenderDiverged, RenderInterrupted
 
     spec = job.spec
     run_dir = Path(job.run_dir)
-    observer = StudioObserver(queue, job.id, run_dir, renders_for(pipeline, spec), parent)
+    observer = StudioObserver(queue, job.id, run_dir, int(spec.get("total", 1)), parent)
     state, error = "completed", ""
     try:
-        pipeline.render(
-            spec.get("prompt"),
-            spec.get("preset", "default"),
-            overrides=spec.get("overrides", []),
-            out=run_dir,
-            observers=[observer],
-            candidates=int(spec.get("candidates", 1)),
-            **spec.get("values", {}),
-        )
-    except RenderInterrupted as stop:
+        if job.kind == "animation":
+            from pixforge.animation.frames import animate
+
+            animate(spec.get("prompt"), spec.get("preset", "default"), overrides=spec.get("overrides", []),
+                    out=run_dir, pipeline=pipeline, observers=[observer], **spec.get("values", {}))
+        else:
+            pipeline.render(
+                spec.get("prompt"),
+                spec.get("preset", "default"),
+                overrides=spec.get("overrides", []),
+                out=run_dir,
+                observers=[observer],
+                candidates=int(spec.get("candidates", 1)),
+                **spec.get("values", {}),
+            )
+    except KeyboardInterrupt as stop:  # the engine kept the image (an animation its finished frames)
         if queue.cancel_requested(job.id):
             state = "cancelled"
         else:
-            state, error = "failed", f"the server stopped during this render: {stop}"
-    except RenderDiverged as exc:
-        state, error = "failed", str(exc)
-    except PixforgeError as exc:
+            queue.finish(job.id, "failed", f"the server stopped during this render: {stop}")
+            raise
+    except PixforgeError as exc:  # a diverged loss, a bad file, a setting a component refuses
         state, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001  a crashing component fails its job, never the worker
         state, error = "failed", f"{type(exc).__name__}: {exc}"

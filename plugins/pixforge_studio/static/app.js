@@ -51,6 +51,10 @@ async function startRender(event) {
   if ($("size").value.trim()) body.size = $("size").value.trim();
   if (Number($("candidates").value) > 1) body.candidates = Number($("candidates").value);
   if ($("video").checked) body.video = true;
+  if (Number($("frames").value) > 0) {
+    body.animation = { frames: Number($("frames").value) };
+    if ($("zoom").value.trim()) body.animation.zoom = isNaN(Number($("zoom").value)) ? $("zoom").value : Number($("zoom").value);
+  }
   body.overrides = $("overrides").value.split("\n").map((s) => s.trim()).filter(Boolean);
   try {
     const file = $("init-image").files[0];

@@ -1,22 +1,36 @@
-"""The ``pixforge`` command line. User mistakes end with one line on stderr and a non-zero exit."""
+"""The ``pixforge`` command line. User mistakes end with one line on stderr and a non-zero exit.
+
+Start-up stays light (``pixforge --help`` in well under a second): this module and what it imports at the
+top never import torch or a model; a command imports its heavy modules inside its own function. To add a
+command, write it in a module of its own (``sweep_cli.py`` is one) with only typer and light pixforge
+modules at its top, and register it below with ``app.command("name")(function)``; a plugin adds commands
+through the ``register_commands`` hook the same way. A command that renders makes ``Pipeline()``: inside
+``main`` that shares the plugins this command already loaded.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from .console import error_line, fail, warn
-from .errors import PixforgeError, PixforgeWarning
+from .errors import ConfigError, PixforgeError, PixforgeWarning
 from .faults import describe_system_error, is_out_of_memory
 from .files import printable
+from .options import flag
+from .plugins import loaded_once
 from .animation_cli import animate, stylize
 from .models_cli import models_app
 from .sweep_cli import sweep
+
+if TYPE_CHECKING:
+    from .plugins import Manager
 
 app = typer.Typer(
     name="pixforge",
@@ -46,7 +60,10 @@ def render(
     prompt: Annotated[Optional[str], typer.Argument(help="Prompts: 'a|b:2|c:-1:0.9' (text:weight:stop).")] = None,
     preset: Annotated[str, typer.Option("--preset", "-p", help="Preset name or YAML file.")] = "default",
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", "-s", help="Override a setting: dotted.path=value (repeatable).")
+        Optional[list[str]],
+        typer.Option(
+            "--set", "-s", help="Override a setting: dotted.path=value, list+=item or list-=item (repeatable)."
+        ),
     ] = None,
     seed: Annotated[Optional[str], typer.Option(help="Seed: an integer or any string.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Optimisation steps.")] = None,
@@ -57,7 +74,11 @@ def render(
     ] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda[:N] or mps.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: new one in ./pixforge-out).")] = None,
-    video: Annotated[bool, typer.Option("--video", help="Also write a video of the progress frames.")] = False,
+    video: Annotated[bool, flag("--video", help="Also write a video of the progress frames.")] = False,
+    generator: Annotated[
+        Optional[str], typer.Option(help="Generator to use instead of the preset's (vqgan, pixel, dvae…).")
+    ] = None,
+    init_image: Annotated[Optional[Path], typer.Option("--init-image", help="Start from this picture.")] = None,
     region: Annotated[
         Optional[list[str]],
         typer.Option("--region", help="A prompt for part of the canvas: MASK=TEXT[:weight] (MASK: left, right, top, "
@@ -80,17 +101,20 @@ def render(
     candidates: Annotated[
         int, typer.Option(help="Render N seeds and keep the best by CLIP score (ranked sheet: candidates.png).")
     ] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    keep_checkpoint: Annotated[
+        bool, flag("--keep-checkpoint", help="Keep checkpoint.pt after the render finishes (a cut-off one keeps it).")
+    ] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar.")] = False,
     no_download: Annotated[
-        bool, typer.Option("--no-download", help="Never download weights (as PIXFORGE_OFFLINE=1); a missing one is an error.")
+        bool, flag("--no-download", help="Never download weights (as PIXFORGE_OFFLINE=1); a missing one is an error.")
     ] = False,
     compile_: Annotated[
-        bool, typer.Option("--compile", help="torch.compile the generator and perceptors (GPU; slow first steps).")
+        bool, flag("--compile", help="torch.compile the generator and perceptors (GPU; slow first steps).")
     ] = False,
-    profile: Annotated[bool, typer.Option("--profile", help="Print the time each stage of the step took.")] = False,
+    profile: Annotated[bool, flag("--profile", help="Print the time each stage of the step took.")] = False,
     trust_checkpoint: Annotated[
         bool,
-        typer.Option(
+        flag(
             "--trust-checkpoint",
             help="Let components fully unpickle checkpoints (can run code from them); never read from files.",
         ),
@@ -109,6 +133,12 @@ def render(
             values[key] = value
     if video:
         values["video.enabled"] = True
+    if generator is not None:
+        values["generator"] = {"name": generator}  # another generator's settings start from its defaults
+    if init_image is not None:
+        values["init_image"] = str(init_image)
+    if keep_checkpoint:
+        values["keep_checkpoint"] = True
     if region:
         values["prompts.regions"] = list(region)
     if transparent:
@@ -201,15 +231,32 @@ def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-r
         typer.echo(f"{row['name']:<12} {row['distribution'] or '-':<24} {provides}")
 
 
-def _add_plugin_commands() -> None:
-    """Let plugins add sub-commands; a plugin that fails to load is reported when a command runs."""
+def _add_plugin_commands() -> Manager | None:
+    """Load the plugins (once for the whole command) and let them add sub-commands; a plugin that fails to
+    load is reported when a command needs the plugins."""
     from .plugins import make_manager
 
     try:
         manager = make_manager()
     except PixforgeError:
-        return
+        return None
     manager.hook.register_commands(cli=app)
+    return manager
+
+
+def _read_peer_flags(args: list[str]) -> list[str]:
+    """``pixforge render`` given Pixray's or VQGAN-CLIP's flags: read as pixforge's (``pixforge.peer_flags``)."""
+    if not args or args[0] != "render":
+        return args
+    import click
+
+    from .peer_flags import translate
+
+    command = typer.main.get_command(app).commands["render"]  # type: ignore[attr-defined]
+    takes_value = {
+        name for param in command.params if isinstance(param, click.Option) and not param.is_flag for name in param.opts
+    }
+    return ["render", *translate(args[1:], takes_value)]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
@@ -223,9 +270,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``pixforge`` script."""
     warnings.showwarning = _show_warning
-    _add_plugin_commands()
+    manager = _add_plugin_commands()
     try:
-        app(args=argv, prog_name="pixforge")
+        args = _read_peer_flags(list(sys.argv[1:] if argv is None else argv))
+    except ConfigError as exc:  # a peer's flag that pixforge has no like for: a usage error
+        error_line(str(exc))
+        sys.exit(2)
+    try:
+        with loaded_once(manager) if manager is not None else nullcontext():
+            app(args=args, prog_name="pixforge")
     except PixforgeError as exc:  # raised outside a command (e.g. while a plugin adds its commands)
         error_line(str(exc))
         sys.exit(1)

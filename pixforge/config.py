@@ -1,4 +1,4 @@
-"""The settings schema (RenderConfig), reading YAML, merging and ``--set dotted.path=value`` overrides.
+"""The settings schema (RenderConfig) and reading YAML; merging and ``--set`` overrides are ``pixforge.overrides``.
 
 Nothing here knows the plugins: finding presets and validating component settings against the registry
 is ``pixforge.resolve``.
@@ -6,18 +6,18 @@ is ``pixforge.resolve``.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .animation.settings import AnimationSettings
 from .cutouts import CutoutSettings
-from .errors import ConfigError, suggest
+from .errors import ConfigError
 from .files import is_regular
 from .optim import OptimizerSettings
+from .overrides import APPEND, REMOVE, apply_override, deep_merge, parse_override  # noqa: F401  (their old home)
 from .regions import RegionSpec
 from .settings import StrictModel
 from .transparency import TransparencySettings
@@ -31,6 +31,20 @@ class ComponentSpec(StrictModel):
 
     name: str
     settings: dict[str, Any] = Field(default_factory=dict)
+    #: the component's own Settings object, validated once by ``pixforge.resolve`` and carried to the build
+    _typed: StrictModel | None = PrivateAttr(None)
+
+    def typed(self) -> StrictModel | None:
+        """The validated Settings; None when there are none yet or ``settings`` changed after they were made."""
+        typed = self._typed
+        if typed is None or typed.model_dump(mode="json") != self.settings:
+            return None
+        return typed
+
+    def carry(self, typed: StrictModel) -> None:
+        """Keep the validated Settings, and their plain form (defaults filled in) as ``settings``."""
+        self.settings = typed.model_dump(mode="json")
+        self._typed = typed
 
 
 class WeightedSpec(ComponentSpec):
@@ -100,6 +114,8 @@ class RenderConfig(StrictModel):
     save_every: int = Field(0, ge=0)
     #: write checkpoint.pt every N steps so ``render --resume`` can continue a killed render (0: never)
     checkpoint_every: int = Field(10, ge=0)
+    #: keep checkpoint.pt once the render has finished (it is removed then: only a cut-off render needs it)
+    keep_checkpoint: bool = False
     #: torch.compile the generator and the perceptors' image encoders (worth it on a GPU; the first steps
     #: then take a minute or more to compile, and on a CPU it gains nothing)
     compile: bool = False
@@ -203,83 +219,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a preset must be a mapping of settings, not {type(data).__name__}")
     return data
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists included) is replaced by ``over``.
-
-    A component spec that names a different component (``name:``) replaces the old one whole, since the
-    old component's settings mean nothing to the new one.
-    """
-    if "name" in over and base.get("name") != over["name"]:
-        return copy.deepcopy(over)
-    merged = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-# --- overrides ------------------------------------------------------------------------------------
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``a.b.c=value`` → (["a","b","c"], value), the value read as YAML (numbers, lists, booleans)."""
-    if "=" not in text:
-        raise ConfigError(f"--set '{text}': expected dotted.path=value (e.g. --set steps=50)")
-    key, raw = text.split("=", 1)
-    path = [part.strip() for part in key.strip().split(".")]
-    if not all(path):
-        raise ConfigError(f"--set '{text}': empty part in the key '{key}'")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        raise ConfigError(f"--set '{text}': the value '{raw}' is not valid YAML") from None
-    return path, value
-
-
-def apply_override(data: dict[str, Any], path: list[str], value: Any, source: str) -> None:
-    """Set ``value`` at ``path``; inside a list of components a part may be an index or a component name."""
-    node: Any = data
-    for depth, part in enumerate(path[:-1]):
-        node = _step_into(node, part, path[: depth + 1], source, create=True)
-    last = path[-1]
-    if isinstance(node, list):
-        index = _list_index(node, last, path, source)
-        node[index] = value
-    elif isinstance(node, dict):
-        if isinstance(value, dict) and isinstance(node.get(last), dict):
-            node[last] = deep_merge(node[last], value)
-        else:
-            node[last] = value
-    else:
-        raise ConfigError(f"{source}: '{'.'.join(path[:-1])}' is a value, not a group of settings")
-
-
-def _step_into(node: Any, part: str, so_far: list[str], source: str, create: bool) -> Any:
-    if isinstance(node, list):
-        return node[_list_index(node, part, so_far, source)]
-    if isinstance(node, dict):
-        if part not in node or node[part] is None:
-            if not create:
-                raise ConfigError(f"{source}: no '{'.'.join(so_far)}'")
-            node[part] = {}
-        return node[part]
-    raise ConfigError(f"{source}: '{'.'.join(so_far[:-1])}' is a value, not a group of settings")
-
-
-def _list_index(items: list[Any], part: str, so_far: list[str], source: str) -> int:
-    if part.lstrip("-").isdigit():
-        index = int(part)
-        if not -len(items) <= index < len(items):
-            raise ConfigError(f"{source}: index {index} is out of range ({len(items)} items)")
-        return index
-    names = [item.get("name") for item in items if isinstance(item, dict)]
-    if part in names:
-        return names.index(part)
-    raise ConfigError(f"{source}: no component '{part}' in '{'.'.join(so_far[:-1])}'; {suggest(part, [n for n in names if n])}")
 
 
 def config_to_yaml(config: RenderConfig) -> str:

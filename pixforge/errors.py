@@ -41,10 +41,28 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+#: what users of Pixray and VQGAN-CLIP call a setting → pixforge's name for it, tried before spelling
+SYNONYMS: dict[str, str] = {
+    "iterations": "steps",
+    "iters": "steps",
+    "num_cuts": "cutouts",
+    "cuts": "cutouts",
+    "cutn": "cutouts",
+    "drawer": "generator",
+    "learning_rate": "lr",
+    "optimiser": "optimizer",
+    "augments": "augmentations",
+    "image_prompts": "images",
+    "init_noise": "init",
+    "make_video": "video",
+    "output": "out",
+}
+
+
 def suggest(word: str, choices: Iterable[str]) -> str:
-    """A short hint: 'did you mean X?' where a close choice exists, else the list of valid ones."""
+    """A short hint: 'did you mean X?' where a synonym or a close spelling is valid, else the valid choices."""
     options = sorted(set(choices))
-    guess = closest(word, options)
+    guess = SYNONYMS.get(word) if SYNONYMS.get(word) in options else closest(word, options)
     if guess:
         return f"did you mean '{guess}'?"
     return "valid: " + ", ".join(options) if options else "none are available"

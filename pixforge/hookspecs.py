@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .components import StepState
-
 if TYPE_CHECKING:
+    from .components import StepState
     from .weights import WeightEntry
 
 hookspec = pluggy.HookspecMarker("pixforge")

@@ -189,7 +189,10 @@ class Pipeline:
                 resume=resume,
             )
             info = RunInfo(run_dir, config.prompt, config.model_dump(mode="json"), config.steps)
-            return engine.run(info)
+            result = engine.run(info)
+            if result.status == "completed" and not config.keep_checkpoint:
+                folder.checkpoint.unlink(missing_ok=True)  # a finished render has nothing to resume
+            return result
 
     def _best_of(
         self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer]

@@ -3,13 +3,19 @@ entry-point group, into a Registry of components.
 
 ``PIXFORGE_LOAD_PLUGINS=a,b`` restricts which third-party packages load (set but empty: none);
 ``PIXFORGE_TRACE_PLUGINS=1`` prints every hook call.
+
+Plugins load once per command: the command line makes one manager, and inside ``loaded_once(manager)``
+every ``default_registry()`` (so every ``Pipeline()`` a command makes) shares it and its one registry.
+Importing a plugin must stay cheap (no torch at module level): ``pixforge --help`` imports them all.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -20,11 +26,11 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, suggest
-from .kinds import KINDS, ComponentKind
 from .registration import Claims, call_each_plugin, require
 from .weights import collect as collect_weights
 
 if TYPE_CHECKING:
+    from .kinds import ComponentKind
     from .weights import WeightEntry
 
 ENTRY_POINT_GROUP = "pixforge"
@@ -157,6 +163,8 @@ def make_manager(extra_plugins: Iterable[Any] = (), load_entry_points: bool = Tr
 
 def build_registry(manager: Manager) -> Registry:
     """Ask every plugin to register its components, preset folders, named models, trainers and weights."""
+    from .kinds import KINDS  # the component base classes import torch: only when a registry is built
+
     registry = Registry(manager=manager)
     for kind in KINDS:
         registry.components[kind.name] = _collect_components(manager, kind)
@@ -203,6 +211,38 @@ def _collect_components(manager: Manager, kind: ComponentKind) -> dict[str, Entr
     return entries
 
 
+@dataclass
+class _Loaded:
+    """The plugins one command loaded, and the registry built from them on first use."""
+
+    manager: Manager
+    registry: Registry | None = None
+
+
+_COMMAND: ContextVar[_Loaded | None] = ContextVar("pixforge_command_plugins", default=None)
+
+
+@contextmanager
+def loaded_once(manager: Manager) -> Iterator[Manager]:
+    """Within the block, ``default_registry()`` (and so ``Pipeline()``) builds on ``manager`` and one registry.
+
+    The command line runs each command inside it, so a command loads the plugins once however many
+    pipelines it makes (``render``, ``classify`` after it, ``zoo train``'s trainer table…).
+    """
+    token = _COMMAND.set(_Loaded(manager))
+    try:
+        yield manager
+    finally:
+        _COMMAND.reset(token)
+
+
 def default_registry(extra_plugins: Iterable[Any] = ()) -> Registry:
-    """A registry of all installed plugins (filtered by PIXFORGE_LOAD_PLUGINS) plus ``extra_plugins``."""
-    return build_registry(make_manager(extra_plugins))
+    """A registry of all installed plugins (filtered by PIXFORGE_LOAD_PLUGINS) plus ``extra_plugins``;
+    inside ``loaded_once`` (and without extra plugins) the command's own."""
+    extra = list(extra_plugins)
+    loaded = _COMMAND.get()
+    if loaded is None or extra:
+        return build_registry(make_manager(extra))
+    if loaded.registry is None:
+        loaded.registry = build_registry(loaded.manager)
+    return loaded.registry

@@ -12,18 +12,11 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from .config import (
-    PRESET_SUFFIXES,
-    ComponentSpec,
-    RenderConfig,
-    apply_override,
-    deep_merge,
-    parse_override,
-    read_yaml,
-)
+from .config import PRESET_SUFFIXES, ComponentSpec, RenderConfig, read_yaml
 from .errors import ConfigError, PixforgeError, suggest
 from .filter_values import expand_filter_values
 from .kinds import KINDS
+from .overrides import Where, apply_override, blame, deep_merge, parse_override
 from .plugins import Registry
 from .settings import StrictModel, validate
 from .trust import grant_trust
@@ -120,20 +113,24 @@ def resolve_config(
     else:
         where = f"preset '{preset}'"
         data = load_preset_data(preset, registry)
+    lists = [kind.field for kind in KINDS if kind.many]
+    changes: list[tuple[Where, str]] = []  # what each override changed, so an error names the override
     filters = {name: entry.cls for name, entry in registry.components.get("filter", {}).items()}
     values = expand_filter_values(data, values or {}, filters, RenderConfig.model_fields)
     for key, value in values.items():
-        apply_override(data, key.split("."), value, f"setting '{key}'")
+        source = f"setting '{key}'"
+        changes.append((apply_override(data, key.split("."), value, source, lists), source))
     for text in overrides or []:
         path, value = parse_override(text)
-        apply_override(data, path, value, f"--set '{text}'")
+        source = f"--set '{text}'"
+        changes.append((apply_override(data, path, value, source, lists), source))
     if "generator" not in data:
         raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")
     if trust_checkpoint:
         groups = [(kind.name, kind.field) for kind in KINDS]
         grant_trust(data, groups, lambda kind, name: _setting_names(registry, kind, name))
-    config = validate(RenderConfig, data, where)
-    return fill_component_settings(config, registry)
+    config = validate(RenderConfig, data, lambda loc: blame(changes, loc) or where)
+    return fill_component_settings(config, registry, changes)
 
 
 def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:
@@ -143,17 +140,34 @@ def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:
         return []  # an unknown name is reported with its suggestion by the validation below
 
 
-def fill_component_settings(config: RenderConfig, registry: Registry) -> RenderConfig:
-    """Validate every component's settings against its own model and store them with defaults filled in."""
+def fill_component_settings(
+    config: RenderConfig, registry: Registry, changes: list[tuple[Where, str]] = ()
+) -> RenderConfig:
+    """Validate every component's settings against its own model, once: each spec carries the typed
+    Settings to ``Pipeline.build`` and stores their plain form, defaults filled in."""
     for kind in KINDS:
-        for spec in kind.specs(config):
-            cls = registry.get(kind.name, spec.name)
-            settings = validate(cls.Settings, spec.settings, f"{kind.field} '{spec.name}' settings")
-            spec.settings = settings.model_dump(mode="json")
+        for index, spec in enumerate(kind.specs(config)):
+            inside = [kind.field, index] if kind.many else [kind.field]
+            try:
+                cls = registry.get(kind.name, spec.name)
+            except PixforgeError as exc:
+                source = blame(changes, (*inside, "name"))
+                raise type(exc)(f"{source}: {exc}" if source else str(exc)) from None
+            label = f"{kind.field} '{spec.name}' settings"
+            inside.append("settings")
+            named = lambda loc, inside=inside, label=label: _blamed(blame(changes, (*inside, *loc)), label)  # noqa: E731
+            spec.carry(validate(cls.Settings, spec.settings, named))
     return config
 
 
+def _blamed(source: str | None, label: str) -> str:
+    return f"{source}: {label}" if source else label
+
+
 def component_settings(registry: Registry, kind: str, spec: ComponentSpec) -> StrictModel:
-    """The validated Settings object for one component spec."""
+    """The typed Settings of one component spec: those resolution carried, else validated now."""
     cls = registry.get(kind, spec.name)
+    typed = spec.typed()
+    if isinstance(typed, cls.Settings):
+        return typed
     return validate(cls.Settings, spec.settings, f"{kind} '{spec.name}' settings")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -53,13 +54,16 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def validate(model: type[M], data: Any, where: str) -> M:
-    """Validate ``data`` against ``model``; a failure becomes a one-line ConfigError naming ``where``."""
+def validate(model: type[M], data: Any, where: str | Callable[[tuple[Any, ...]], str]) -> M:
+    """Validate ``data`` against ``model``; a failure becomes a one-line ConfigError naming ``where`` (or
+    ``where(loc)``, from the failing location: the ``--set`` that wrote it, say)."""
+    label = where if callable(where) else (lambda loc: where)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__} {data!r}")
+        raise ConfigError(f"{label(())}: expected a mapping of settings, got {type(data).__name__} {data!r}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors()[0], model, where)) from None
+        error = exc.errors()[0]
+        raise ConfigError(_describe(error, model, label(tuple(error["loc"])))) from None

@@ -1,4 +1,5 @@
-"""The package version, in a module of its own: any module can name it without importing the package face."""
+"""The package version, written here only: ``pyproject.toml`` reads it (setuptools ``dynamic``), and any module can
+name it without importing the package face."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from pixforge import Pipeline
 from pixforge.cli import app
 from pixforge.errors import ConfigError
 from pixforge_search import classify
-from pixforge_search.classify import label_embeddings, scores_from
+from pixforge_search.classifier import label_embeddings, scores_from
 from pixforge_search.models import ModelChoice, embed_texts, load_perceptor, normalised_spec
 from pixforge_search.templates import IMAGENET_TEMPLATES, SELECTED_TEMPLATES, resolve_templates
 from pixforge_zoo import world

@@ -20,7 +20,10 @@ FLOORS: list[list[str]] = [
     # plain helpers that know nothing of pixforge
     ["version", "canvas", "seamless", "console", "terminal", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
      "weights.entries", "weights.progress", "animation", "animation.schedules", "animation.scenes", "animation.warp"],
-    # files, settings, trust, locks: what every layer above may name
+    # the command line's light helpers: lazy exports, shared options, the peers' flags
+    ["lazy", "options", "peer_flags"],
+    # files, settings, trust, locks, --set overrides: what every layer above may name
+    ["overrides"],
     ["files", "settings", "filter_values", "trust", "registration", "budget", "devices", "prompts", "locks", "faults",
      "animation.settings"],
     # images on disk, the run folder, cutouts, the optimiser, named weights

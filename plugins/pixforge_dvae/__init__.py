@@ -11,16 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 from pixforge.hookspecs import Register, hookimpl
+from pixforge.lazy import lazy_exports
 from pixforge.weights import WeightEntry
 
 from .catalog import weight_entries
-from .generator import DVAEGenerator, DVAESettings
 
 __all__ = ["DVAEGenerator", "DVAESettings"]
+__getattr__ = lazy_exports(__name__, {"DVAEGenerator": ".generator", "DVAESettings": ".generator"})
 
 
 @hookimpl
 def register_generators(register: Register) -> None:
+    from .generator import DVAEGenerator
+
     register("dvae", DVAEGenerator)
 
 

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 from pixforge.hookspecs import Register, hookimpl
+from pixforge.lazy import lazy_exports
 
-from .palette import PaletteFilter
-from .tile import TileFilter
-from .wallpaper import WallpaperFilter
-
-__all__ = ["PaletteFilter", "TileFilter", "WallpaperFilter"]
+_MODULES = {"PaletteFilter": ".palette", "TileFilter": ".tile", "WallpaperFilter": ".wallpaper"}
+__all__ = sorted(_MODULES)
+__getattr__ = lazy_exports(__name__, _MODULES)
 
 
 @hookimpl
 def register_filters(register: Register) -> None:
+    from .palette import PaletteFilter
+    from .tile import TileFilter
+    from .wallpaper import WallpaperFilter
+
     register("palette", PaletteFilter)
     register("tile", TileFilter)
     register("wallpaper", WallpaperFilter)

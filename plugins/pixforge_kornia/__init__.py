@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pixforge.hookspecs import Register, hookimpl
 
-from .ops import AUGMENTATIONS
-
 
 @hookimpl
 def register_augmentations(register: Register) -> None:
     """Register every kornia augmentation under its config name."""
+    from .ops import AUGMENTATIONS  # kornia and torch: only when a registry is built
+
     for name, cls in AUGMENTATIONS.items():
         register(name, cls)

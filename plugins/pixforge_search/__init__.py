@@ -7,13 +7,27 @@ index``, ``pixforge search``.
 
 from __future__ import annotations
 
-from .classify import Classification, classify
+from pixforge.lazy import lazy_exports
+
 from .commands import register_commands
-from .index import FORMAT_VERSION, ImageIndex
-from .indexer import IndexReport, build_index
-from .models import DEFAULT_MODEL
-from .search import Hit, Searcher, SearchResult, search
-from .sheet import contact_sheet
+from .names import DEFAULT_MODEL
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Classification": ".classifier",
+        "classify": ".classifier",
+        "FORMAT_VERSION": ".index",
+        "ImageIndex": ".index",
+        "IndexReport": ".indexer",
+        "build_index": ".indexer",
+        "Hit": ".searcher",
+        "Searcher": ".searcher",
+        "SearchResult": ".searcher",
+        "search": ".searcher",
+        "contact_sheet": ".sheet",
+    },
+)
 
 __all__ = [
     "DEFAULT_MODEL",

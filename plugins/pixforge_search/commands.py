@@ -19,7 +19,7 @@ from pixforge.files import printable
 from pixforge.hookspecs import hookimpl
 from pixforge.terminal import stderr_progress, wants_bar
 
-from .models import DEFAULT_MODEL
+from .names import DEFAULT_MODEL
 
 #: inputs at least this large get a progress bar (on a terminal)
 PROGRESS_FROM = 64
@@ -74,7 +74,7 @@ def classify_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Zero-shot classify IMAGES against labels with a CLIP model."""
-    from .classify import classify, parse_labels, read_labels_file
+    from .classifier import classify, parse_labels, read_labels_file
 
     if as_json and as_csv:
         fail("give --json or --csv, not both")
@@ -131,7 +131,7 @@ def index_command(
     from pixforge.executors import make_executor
 
     from .indexer import build_index
-    from .search import display_path
+    from .searcher import display_path
 
     done = {"images": 0}
 
@@ -180,7 +180,7 @@ def search_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:N] or mps.")] = "auto",
 ) -> None:
     """Search an index by a text QUERY (or --image) and print the best matches with cosine scores."""
-    from .search import display_path, search
+    from .searcher import display_path, search
     from .sheet import contact_sheet
 
     try:

@@ -18,10 +18,7 @@ from pixforge.resolve import component_settings
 from pixforge.devices import pick_device
 from pixforge.pipeline import Pipeline
 
-#: the model classify/index use when none is named: the shipped tiny CLIP
-DEFAULT_MODEL = "pixforge-tiny-clip"
-#: the perceptor plugin that embeds; any perceptor with the same contract would do
-PERCEPTOR = "clip"
+from .names import DEFAULT_MODEL, PERCEPTOR
 
 
 @dataclass(frozen=True)

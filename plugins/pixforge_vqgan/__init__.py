@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pixforge.hookspecs import Register, hookimpl
+from pixforge.lazy import lazy_exports
 from pixforge.weights import WeightEntry
 
 from .catalog import weight_entries
-from .generator import VQGANGenerator, VQGANSettings
 
 __all__ = ["VQGANGenerator", "VQGANSettings"]
+__getattr__ = lazy_exports(__name__, {"VQGANGenerator": ".generator", "VQGANSettings": ".generator"})
 
 
 @hookimpl
 def register_generators(register: Register) -> None:
+    from .generator import VQGANGenerator
+
     register("vqgan", VQGANGenerator)
 
 

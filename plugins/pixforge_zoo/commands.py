@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from pixforge.console import fail
 from pixforge.hookspecs import hookimpl
 
 
@@ -40,8 +41,7 @@ def make_app() -> typer.Typer:
 
         trainers = default_registry().trainers
         if model not in trainers:
-            typer.echo(f"pixforge: error: unknown model '{model}'; {suggest(model, trainers)}", err=True)
-            raise typer.Exit(1)
+            fail(f"unknown model '{model}'; {suggest(model, trainers)}")
         folder = trainers[model](minutes=minutes, seed=seed, out=out)
         typer.echo(f"wrote {folder}")
 

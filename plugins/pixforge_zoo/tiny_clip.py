@@ -125,9 +125,10 @@ def build_model(config: dict | None = None, seed: int = 0) -> nn.Module:
     """An untrained open_clip ``CLIP`` from ``config`` (default: the shipped one), initialised from ``seed``."""
     from open_clip.model import CLIP
 
+    from pixforge.seeding import seeded
+
     config = read_model_config() if config is None else config
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return CLIP(**config)
 
 

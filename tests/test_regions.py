@@ -29,7 +29,7 @@ from pixforge.testing import DummyGenerator, build_component, make_run_context, 
 from pixforge_losses.clip_prompt import ClipPromptLoss
 from pixforge_losses.init_image import InitImageLoss
 
-TINY = ["cutouts.count=4", "cutouts.min_size=0.3"]
+TINY = ["cutouts.count=4", "cutouts.min_size=0.3", "cutouts.mode=random"]
 
 
 # -- masks -----------------------------------------------------------------------------------------
@@ -242,5 +242,15 @@ def test_cli_bad_region_is_one_line(tmp_path, capsys, region: str, needle: str) 
 
 def test_build_regions_warns_when_views_are_too_large() -> None:
     config = resolve_config(Pipeline().registry, "default", values={"prompts.regions": ["left=red"]})
-    with pytest.warns(UserWarning, match="cutouts.min_size 0.8"):
+    with pytest.warns(UserWarning, match="cutouts mode .mixed. with min_size 0.8"):
+        build_regions(config.prompts.regions, 16, 16, torch.device("cpu"), config.cutouts)
+
+
+def test_the_regions_preset_gives_views_that_fit_inside_a_region() -> None:
+    import warnings
+
+    config = resolve_config(Pipeline().registry, "regions", values={"prompts.regions": ["left=red", "right=blue"]})
+    assert config.cutouts.mode == "random" and config.cutouts.min_size <= 0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         build_regions(config.prompts.regions, 16, 16, torch.device("cpu"), config.cutouts)

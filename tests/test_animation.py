@@ -299,3 +299,20 @@ def test_a_sweep_animates_when_its_settings_carry_an_animation(tmp_path: Path) -
     assert len(folders) == 2 and all(len(_frames(f)) == 2 for f in folders)
     again = run_sweep(plan(spec, tmp_path / "sweep"), tmp_path / "sweep")
     assert [r.action for r in again.results] == ["skipped", "skipped"]
+
+
+def test_a_still_render_plays_its_scenes_over_the_steps(tmp_path: Path) -> None:
+    """Until the second scene starts a render of 'A || B' is a render of 'A' (to float rounding: the texts are
+    embedded as a batch of two); then it pulls towards B."""
+    import pixforge
+
+    pipe = pixforge.Pipeline()
+    common = {"steps": 4, "size": 32, "seed": 2, "overrides": OVERRIDES}
+    scenes = pipe.render("a red circle || a blue star", out=tmp_path / "scenes", **common)
+    alone = pipe.render("a red circle", out=tmp_path / "alone", **common)
+    losses = [[row["clip_prompt"] for row in result.losses] for result in (scenes, alone)]
+    assert losses[0][:2] == pytest.approx(losses[1][:2], rel=1e-5)
+    assert all(abs(a - b) > 1e-3 for a, b in zip(losses[0][2:], losses[1][2:]))
+    faded = pipe.render("a red circle || a blue star", out=tmp_path / "faded", **{
+        **common, "overrides": [*OVERRIDES, "prompts.transition=2"]})
+    assert faded.settings["prompts"]["transition"] == 2 and faded.losses[2] != scenes.losses[2]

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from ..components import Generator, Observer, RunInfo
-from ..config import RenderConfig, VideoSettings, config_to_yaml, read_yaml
+from ..config import RenderConfig, config_to_yaml, read_yaml
 from ..devices import pick_device
 from ..engine import Components, Engine
 from ..errors import ConfigError, PixforgeWarning
@@ -118,7 +118,7 @@ class Animator:
         parse_prompts(config.prompt, self.animation.frames, config.prompts.transition, unit="frames")  # errors now
         # the engine's own frame saving and video are for stills; scene timing is per frame, set each frame
         self.still = config.model_copy(update={
-            "save_every": 0, "checkpoint_every": 0, "video": VideoSettings(),
+            "save_every": 0, "checkpoint_every": 0, "video": config.video.model_copy(update={"enabled": False}),
             "prompts": config.prompts.model_copy(update={"transition": 0}),
         })
 

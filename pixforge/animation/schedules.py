@@ -204,6 +204,7 @@ def _check(node: ast.AST, whole: str, what: str) -> None:
 
 def _evaluate(node: ast.expr, t: float) -> float:
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, (int, float))  # _check let only numbers through
         return float(node.value)
     if isinstance(node, ast.Name):
         return t if node.id == "t" else CONSTANTS[node.id]

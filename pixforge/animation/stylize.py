@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..components import Loss, Observer, RunInfo, StepState
-from ..config import RenderConfig, VideoSettings, config_to_yaml
+from ..config import RenderConfig, config_to_yaml
 from ..devices import pick_device
 from ..engine import Engine, NamedLoss
 from ..errors import ConfigError
@@ -69,7 +69,7 @@ class Stylizer:
         self.seed = resolve_seed(config.seed)
         self.fps = clip.fps or float(self.animation.fps)
         self.still = config.model_copy(update={
-            "save_every": 0, "checkpoint_every": 0, "video": VideoSettings(),
+            "save_every": 0, "checkpoint_every": 0, "video": config.video.model_copy(update={"enabled": False}),
             "prompts": config.prompts.model_copy(update={"transition": 0}),
         })
 

@@ -117,6 +117,9 @@ class Pipeline:
         if prompt is not None:
             values = {"prompt": prompt, **values}
         config = resolve_config(self.registry, preset, list(overrides), values, trust_checkpoint=trust_checkpoint)
+        if config.animation is not None:
+            warnings.warn("these settings carry an 'animation:' section, which a render leaves alone (it makes one "
+                          "still); pixforge animate or stylize use it", PixforgeWarning, stacklevel=2)
         if candidates < 1:
             raise ConfigError(f"candidates must be 1 or more, got {candidates}")
         if candidates > 1 and config.transparency.enabled:

@@ -316,3 +316,12 @@ def test_a_still_render_plays_its_scenes_over_the_steps(tmp_path: Path) -> None:
     faded = pipe.render("a red circle || a blue star", out=tmp_path / "faded", **{
         **common, "overrides": [*OVERRIDES, "prompts.transition=2"]})
     assert faded.settings["prompts"]["transition"] == 2 and faded.losses[2] != scenes.losses[2]
+
+
+def test_a_render_says_it_leaves_an_animation_section_alone(tmp_path: Path) -> None:
+    import pixforge
+    from pixforge.errors import PixforgeWarning
+
+    with pytest.warns(PixforgeWarning, match="'animation:' section, which a render leaves alone"):
+        pixforge.render("a red circle", steps=1, size=32, overrides=[*OVERRIDES, "animation.frames=3"],
+                        out=tmp_path / "still")

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .fit import as_canvas, fit_to_image
+from .optim import ParamGroup
 from .settings import StrictModel
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
         target = as_canvas(image, self.width, self.height, device)
         self.init(target)
         if not self.reproduces_images and params:
-            fit_to_image(self, target, params, self.fit_steps, self.fit_lr, seed)
+            fit_to_image(self, target, self.parameter_groups(), self.fit_steps, self.fit_lr, seed)
 
     @abstractmethod
     def forward(self) -> torch.Tensor:
@@ -137,8 +138,18 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
         """The tensors the optimiser updates; frozen decoders stay out."""
         return [p for p in self.parameters() if p.requires_grad]
 
+    def parameter_groups(self) -> list[ParamGroup]:
+        """``parameters_to_optimize()`` in named groups, each with its own learning rate or None (the optimiser
+        settings' ``lr``); one group, ``parameters``, by default. Keep the tensors in the same order."""
+        return [ParamGroup("parameters", self.parameters_to_optimize())]
+
     def after_step(self) -> None:
         """Called after each optimiser step, e.g. to clamp parameters into range."""
+
+    def extra_files(self) -> dict[str, bytes]:
+        """Files to write beside final.png when the render ends (name ``final.<ext>`` → contents), from the
+        current parameters: a vector generator's ``final.svg``, say. None by default."""
+        return {}
 
     def latent(self) -> torch.Tensor | None:
         """The generator's latent parameters, for losses that work in latent space; None if it has none."""

@@ -26,7 +26,7 @@ from .profiling import StageProfiler
 from .prompts import PromptSet
 from .results import RenderDiverged, RenderInterrupted, RenderResult, Status
 from .resume import Checkpoint, capture_rng, restore_params, restore_rng, write_status
-from .run_folder import RunFolder
+from .run_folder import RunFolder, extra_file_name
 from .transparency import Transparency
 
 
@@ -135,7 +135,7 @@ class Engine:
         for named in c.losses:
             named.loss.prepare(run)
         params = c.generator.parameters_to_optimize()
-        optimizer, scheduler = make_optimizer(c.optimizer, params, self.total_steps)
+        optimizer, scheduler = make_optimizer(c.optimizer, c.generator.parameter_groups(), self.total_steps)
         history, start = self._restore(params, optimizer, scheduler)
         info.start_step = start
         for observer in c.observers:
@@ -276,7 +276,10 @@ class Engine:
         """Write final.png (atomically) and let observers close, whatever way the loop ended."""
         samples = final.float().cpu()
         final = samples[:1]
-        save_png(RunFolder(self.run_dir).final, final, self.png_text)
+        folder = RunFolder(self.run_dir)
+        save_png(folder.final, final, self.png_text)
+        for name, data in self.c.generator.extra_files().items():
+            folder.write_bytes(extra_file_name(name), data)
         for observer in self.c.observers:
             observer.on_end(info, final)
         write_status(self.run_dir, status, steps_done, self.total_steps, message)

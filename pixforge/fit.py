@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
+from .optim import ParamGroup
 
 
 def as_canvas(image: torch.Tensor, width: int, height: int, device: torch.device | None = None) -> torch.Tensor:
@@ -33,9 +34,10 @@ def as_canvas(image: torch.Tensor, width: int, height: int, device: torch.device
 
 
 def fit_to_image(
-    generator: nn.Module, target: torch.Tensor, params: list[torch.Tensor], steps: int, lr: float, seed: int
+    generator: nn.Module, target: torch.Tensor, groups: list[ParamGroup], steps: int, lr: float, seed: int
 ) -> float:
-    """Adam on ``params`` for ``steps`` steps of MSE between ``generator()`` and ``target``; the last loss.
+    """Adam on ``groups`` (each at its own rate, else ``lr``) for ``steps`` steps of MSE between ``generator()``
+    and ``target``; the last loss.
 
     The random draws a generator makes while rendering (Gumbel noise, say) come from a generator seeded
     with ``seed`` and the caller's random state is left as it was, so the same call gives the same bytes.
@@ -47,7 +49,9 @@ def fit_to_image(
     loss = torch.zeros(())
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        optimiser = torch.optim.Adam(params, lr=lr)
+        optimiser = torch.optim.Adam(
+            [{"params": g.params, "lr": g.lr if g.lr is not None else lr} for g in groups if g.params], lr=lr
+        )
         for _ in range(steps):
             optimiser.zero_grad(set_to_none=True)
             loss = F.mse_loss(generator()[:1], target)
@@ -57,6 +61,7 @@ def fit_to_image(
             if after_step is not None:
                 with torch.no_grad():
                     after_step()
-        for param in params:
-            param.grad = None
+        for group in groups:
+            for param in group.params:
+                param.grad = None
     return float(loss.detach())

@@ -2,11 +2,13 @@
 
 ``final.png`` (the image, carrying its settings), ``settings.yaml`` (the resolved settings, for ``--resume``),
 ``run.json`` (how the render ended), ``checkpoint.pt`` (for ``--resume``) and ``losses.csv`` (the
-``loss_log`` observer). Every file is written atomically, so a reader never finds a half-written one.
+``loss_log`` observer), and the files a generator adds beside final.png (``final.svg``, see
+``Generator.extra_files``). Every file is written atomically, so a reader never finds a half-written one.
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,3 +60,18 @@ class RunFolder:
 
     def write_bytes(self, name: str, data: bytes) -> None:
         atomic_write_bytes(self.path / name, data)
+
+    def extra_files(self) -> list[Path]:
+        """The files a generator wrote beside final.png (``final.svg``, say): ``final.<ext>`` other than it."""
+        return sorted(p for p in self.path.glob("final.*") if p.name != self.FINAL and EXTRA_FILE.fullmatch(p.name))
+
+
+#: what a generator's extra files are called: ``final.`` and a short lower-case extension (``final.svg``)
+EXTRA_FILE = re.compile(r"final\.[a-z0-9]{1,8}")
+
+
+def extra_file_name(name: str) -> str:
+    """``name`` when it is a valid extra file name (``final.svg``); a plugin's mistake otherwise."""
+    if not EXTRA_FILE.fullmatch(name) or name == RunFolder.FINAL:
+        raise ValueError(f"a generator's extra file must be called final.<ext> (not final.png), got {name!r}")
+    return name

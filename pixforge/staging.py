@@ -114,7 +114,11 @@ def _finish(
     steps_done = done if status == "completed" else done + last.steps_done
     if status != "completed":
         history = history + [{**row, "step": row["step"] + done} for row in last.losses]
-    save_png(RunFolder(run_dir).final, last.tensor, png_text)
+    folder = RunFolder(run_dir)
+    save_png(folder.final, last.tensor, png_text)
+    for extra in RunFolder(last.run_dir).extra_files():  # the last stage's final.svg, say
+        if extra.parent != run_dir:
+            folder.write_bytes(extra.name, extra.read_bytes())
     write_status(run_dir, status, steps_done, config.steps, message)
     stages = [{"size": list(s.size), "steps": s.steps, "run_dir": str(stage_dir(run_dir, i, s))}
               for i, s in enumerate(config.stages, start=1)]

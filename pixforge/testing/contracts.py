@@ -17,6 +17,7 @@ from ..canvas import round_to_multiple
 from ..components import BuildContext, Filter, Generator, Loss, Perceptor, RunContext, RunInfo
 from ..errors import ConfigError
 from ..kinds import KINDS
+from ..run_folder import extra_file_name
 from ..seeding import seeded
 from ..settings import StrictModel, validate
 from .dummies import build_component, make_run_context, make_step_state, smooth_image, tiny_context
@@ -163,6 +164,12 @@ class GeneratorContract(ComponentContract):
             with torch.no_grad():
                 images.append(generator())
         assert torch.equal(images[0], images[1])
+
+    def test_extra_files_are_named_final_ext(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        files = self._build(contract_component, contract_settings).extra_files()
+        assert isinstance(files, dict)
+        for name, data in files.items():
+            assert extra_file_name(name) == name and isinstance(data, bytes) and data
 
     def test_latent_is_tensor_or_none(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         latent = self._build(contract_component, contract_settings).latent()

@@ -84,6 +84,8 @@ def test_a_render_streams_progress_and_ends_with_its_image_in_the_gallery(server
     assert replay.status == 201, replay.body
     again = server.finished(replay.json()["id"])
     assert again["status"] == "completed" and again["prompt"] == "a red circle on a blue background"
+    assert done["models_loaded"] > 0 and again["models_loaded"] == 0  # the worker kept its models
+    assert again["worker"] == done["worker"]
     original = Image.open(server.runs / run["name"] / "final.png")
     replayed = Image.open(server.runs / again["run"] / "final.png")
     assert original.tobytes() == replayed.tobytes()  # same settings and seed: the same pixels

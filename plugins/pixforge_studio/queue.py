@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 State = Literal["queued", "running", "completed", "failed", "cancelled"]
+#: how many of a job's latest per-step losses the table keeps
+HISTORY = 2000
 #: states a job never leaves
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     losses TEXT NOT NULL DEFAULT '{}',
     history TEXT NOT NULL DEFAULT '[]',
     previews INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    loaded INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 """
@@ -69,6 +72,8 @@ class Job:
     history: list[float] = field(default_factory=list)
     previews: int = 0
     error: str = ""
+    #: models the job's worker had to load (0: every one was still loaded from an earlier job)
+    loaded: int | None = None
 
     @property
     def prompt(self) -> str | None:
@@ -90,6 +95,8 @@ class Job:
             "history": self.history,
             "previews": self.previews,
             "error": self.error,
+            "models_loaded": self.loaded,
+            "worker": self.worker,
             "prompt": self.prompt,
             "preset": self.spec.get("preset") if isinstance(self.spec.get("preset"), str) else None,
             "run": Path(self.run_dir).name,
@@ -105,7 +112,7 @@ def _row_to_job(row: sqlite3.Row) -> Job:
         created=row["created"], started=row["started"], finished=row["finished"], worker=row["worker"],
         cancel=bool(row["cancel"]), step=row["step"], total=row["total"], loss=row["loss"], rate=row["rate"],
         losses=json.loads(row["losses"]), history=json.loads(row["history"]), previews=row["previews"],
-        error=row["error"],
+        error=row["error"], loaded=row["loaded"],
     )
 
 
@@ -118,6 +125,9 @@ class JobQueue:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            if "loaded" not in columns:  # a queue made before jobs recorded their model loads
+                db.execute("ALTER TABLE jobs ADD COLUMN loaded INTEGER")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -225,12 +235,12 @@ class JobQueue:
         self, job_id: str, step: int, total: int, loss: float | None, rate: float | None,
         losses: dict[str, float], history: list[float], previews: int,
     ) -> bool:
-        """Record a running job's progress; returns whether it has been asked to cancel."""
+        """Record a running job's progress (the last HISTORY losses); returns whether it has been asked to cancel."""
         with self._connect() as db:
             db.execute(
                 "UPDATE jobs SET step = ?, total = ?, loss = ?, rate = ?, losses = ?, history = ?, previews = ? "
                 "WHERE id = ?",
-                (step, total, loss, rate, json.dumps(losses), json.dumps(history), previews, job_id),
+                (step, total, loss, rate, json.dumps(losses), json.dumps(history[-HISTORY:]), previews, job_id),
             )
             row = db.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row["cancel"])
@@ -240,10 +250,10 @@ class JobQueue:
             row = db.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row["cancel"])
 
-    def finish(self, job_id: str, state: State, error: str = "") -> None:
+    def finish(self, job_id: str, state: State, error: str = "", loaded: int | None = None) -> None:
         """End a running job (only a running one: a job the server already failed stays failed)."""
         with self._connect() as db:
             db.execute(
-                "UPDATE jobs SET state = ?, error = ?, finished = ? WHERE id = ? AND state = 'running'",
-                (state, error, time.time(), job_id),
+                "UPDATE jobs SET state = ?, error = ?, finished = ?, loaded = ? WHERE id = ? AND state = 'running'",
+                (state, error, time.time(), loaded, job_id),
             )

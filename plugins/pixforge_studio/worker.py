@@ -110,6 +110,7 @@ def run_job(pipeline: Any, queue: JobQueue, job: Job, parent: int | None = None)
     run_dir = Path(job.run_dir)
     observer = StudioObserver(queue, job.id, run_dir, int(spec.get("total", 1)), parent)
     state, error = "completed", ""
+    models_before = len(pipeline.cache)
     try:
         if job.kind == "animation":
             from pixforge.animation.frames import animate
@@ -136,7 +137,7 @@ def run_job(pipeline: Any, queue: JobQueue, job: Job, parent: int | None = None)
         state, error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001  a crashing component fails its job, never the worker
         state, error = "failed", f"{type(exc).__name__}: {exc}"
-    queue.finish(job.id, state, error)  # type: ignore[arg-type]
+    queue.finish(job.id, state, error, loaded=len(pipeline.cache) - models_before)  # type: ignore[arg-type]
     return state
 
 

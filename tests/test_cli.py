@@ -80,7 +80,7 @@ def test_user_mistakes_are_one_line_without_traceback(tmp_path, args, expected):
 
 
 def test_bad_prompt_syntax_and_invalid_yaml(tmp_path):
-    done = cli("render", "a||b", "-q")
+    done = cli("render", "a| |b", "-q")  # "a||b" is two scenes (test_animation)
     assert done.exit_code == 1 and "empty prompt" in done.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps: [1,\n")

@@ -151,7 +151,7 @@ def parse_image_prompts(spec: str | list[str] | None, base: Path | None = None) 
             path = base / path
         if not path.is_file():
             raise ConfigError(f"image prompt '{prompt.value}': no such file")
-        checked.append(Weighted(str(path), prompt.weight, prompt.stop))
+        checked.append(Weighted(str(path), prompt.weight, prompt.stop, prompt.schedule))
     return checked
 
 

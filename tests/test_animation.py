@@ -325,3 +325,21 @@ def test_a_render_says_it_leaves_an_animation_section_alone(tmp_path: Path) -> N
     with pytest.warns(PixforgeWarning, match="'animation:' section, which a render leaves alone"):
         pixforge.render("a red circle", steps=1, size=32, overrides=[*OVERRIDES, "animation.frames=3"],
                         out=tmp_path / "still")
+
+
+def test_image_prompt_weights_may_be_schedules_and_an_animation_fixes_them_per_frame(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pixforge.animation.frames import prompts_at
+    from pixforge.animation.settings import AnimationSettings
+    from pixforge.prompts import PromptSet, parse_image_prompts
+
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "red.png")
+    [image] = parse_image_prompts(f"{tmp_path / 'red.png'}:[0: (1), 4: (0)]")
+    assert image.at(2) == pytest.approx(0.5)
+    import pixforge
+
+    config = pixforge.Pipeline().resolve("a || b:[2*t]", size=32)
+    frame = prompts_at(PromptSet(images=[image]), config, AnimationSettings(frames=4), 3)
+    assert [p.weight for p in frame.texts] == [0.0, 6.0] and frame.images[0].weight == pytest.approx(0.25)
+    assert all(p.schedule is None for p in [*frame.texts, *frame.images])

@@ -30,7 +30,7 @@ from ..errors import ConfigError, PixforgeWarning
 from ..files import printable
 from ..outputs import load_image, new_run_dir, pil_to_tensor, render_metadata, save_png
 from ..pipeline import Pipeline
-from ..prompts import Weighted, parse_prompts
+from ..prompts import PromptSet, Weighted, parse_prompts
 from ..resolve import resolve_config
 from ..results import RenderResult
 from ..resume import write_status
@@ -92,10 +92,16 @@ def start_from(generator: Generator, image: torch.Tensor, seed: int) -> None:
     generator.from_image(image, seed=seed)
 
 
-def prompts_at(config: RenderConfig, animation: AnimationSettings, index: int) -> list[Weighted]:
-    """The text prompts with their weights at frame ``index``: scenes and weight schedules run over frames."""
+def prompts_at(prompts: PromptSet, config: RenderConfig, animation: AnimationSettings, index: int) -> PromptSet:
+    """The prompts with their weights at frame ``index``: in an animation scenes and weight schedules run
+    over the frames, and each frame's steps see fixed weights."""
     texts = parse_prompts(config.prompt, animation.frames, config.prompts.transition, unit="frames")
-    return [Weighted(p.value, p.at(index), p.stop) for p in texts]
+
+    def fixed(items: list[Weighted]) -> list[Weighted]:
+        return [Weighted(p.value, p.at(index), p.stop) for p in items]
+
+    return replace(prompts, texts=fixed(texts), images=fixed(prompts.images), targets=fixed(prompts.targets),
+                   noise=fixed(prompts.noise))
 
 
 class Animator:
@@ -180,7 +186,7 @@ class Animator:
         with seeded(frame_seed(self.seed, index), device):
             components = self.pipeline.build(self.still, device, work, self.observers)
             self._check_size(components)
-            components.prompts = replace(components.prompts, texts=prompts_at(self.config, self.animation, index))
+            components.prompts = prompts_at(components.prompts, self.config, self.animation, index)
             steps = self.config.steps
             if index > 0:
                 moved = self._moved(index, device)

@@ -10,7 +10,6 @@ The output has the input's frame count and frame rate (a folder of images takes 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,7 @@ class Stylizer:
         animation = self.animation
         with seeded(frame_seed(self.seed, index), device):
             c = self.pipeline.build(self.still, device, work, self.observers)
-            c.prompts = replace(c.prompts, texts=prompts_at(self.config, animation, index))
+            c.prompts = prompts_at(c.prompts, self.config, animation, index)
             source = as_tensor(frame, c.generator.width, c.generator.height, device)
             start = source if previous is None else (1 - animation.blend) * source + animation.blend * previous
             start_from(c.generator, start, frame_seed(self.seed, index))

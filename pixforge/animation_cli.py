@@ -10,7 +10,11 @@ import typer
 from .console import fail
 from .files import printable
 
-Schedule = Annotated[Optional[str], typer.Option(help="A number, keyframes '0: (1.0), 40: (0.2)' or an expression of t.")]
+SCHEDULE = "a number, keyframes '0: (1), 40: (1.1)' or an expression of the frame t"
+
+
+def _schedule(what: str):  # noqa: ANN202 - a typer Option
+    return typer.Option(help=f"{what}: {SCHEDULE}.")
 
 
 def _number_or_schedule(text: str | None) -> float | str | None:
@@ -39,10 +43,11 @@ def animate(
     prompt: Annotated[Optional[str], typer.Argument(help="Prompts: 'a|b:2', scenes 'A || B', weights 'a:[0: (1), 9: (0)]'.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Frames to make.")] = None,
     steps_per_frame: Annotated[Optional[int], typer.Option(help="Steps of each frame after the first (that takes --steps).")] = None,
-    zoom: Schedule = None,
-    rotate: Schedule = None,
-    translate_x: Schedule = None,
-    translate_y: Schedule = None,
+    zoom: Annotated[Optional[str], _schedule("Scale per frame about the centre (above 1 zooms in)")] = None,
+    rotate: Annotated[Optional[str], _schedule("Degrees per frame, counter-clockwise")] = None,
+    translate_x: Annotated[Optional[str], _schedule("Pixels per frame, rightwards")] = None,
+    translate_y: Annotated[Optional[str], _schedule("Pixels per frame, downwards")] = None,
+    transition: Annotated[Optional[int], typer.Option(help="Frames over which scenes 'A || B' crossfade.")] = None,
     infill: Annotated[Optional[str], typer.Option(help="What fills uncovered canvas: wrap, mirror, smear or black.")] = None,
     fps: Annotated[Optional[int], typer.Option(help="Frames per second of the video.")] = None,
     video: Annotated[Optional[bool], typer.Option("--video/--no-video", help="Write video.mp4 (on by default).")] = None,
@@ -66,6 +71,8 @@ def animate(
         translate_x=_number_or_schedule(translate_x), translate_y=_number_or_schedule(translate_y), infill=infill,
         fps=fps, video=video, gif=gif or None, seed=seed, steps=steps, size=size, device=device,
     )
+    if transition is not None:
+        values["prompts.transition"] = transition
     if prompt is None and resume is None:
         fail("animate needs a PROMPT (or --resume RUN_DIR to continue one)")
     try:

@@ -343,3 +343,19 @@ def test_image_prompt_weights_may_be_schedules_and_an_animation_fixes_them_per_f
     frame = prompts_at(PromptSet(images=[image]), config, AnimationSettings(frames=4), 3)
     assert [p.weight for p in frame.texts] == [0.0, 6.0] and frame.images[0].weight == pytest.approx(0.25)
     assert all(p.schedule is None for p in [*frame.texts, *frame.images])
+
+
+def test_cli_animate_with_scenes_and_a_transition(capsys, monkeypatch, tmp_path: Path) -> None:
+    from faultkit import run_main
+
+    ran = run_main(capsys, monkeypatch, "animate", "a red circle || a blue star", "--frames", "4", "--transition",
+                   "2", "--translate-y", "-1", "--gif", "--no-video", *CLI_SMALL, "--out", str(tmp_path / "run"))
+    assert ran.code == 0, ran.explain()
+    assert "video.gif" in ran.out and "4 frames" in ran.out and len(_frames(tmp_path / "run")) == 4
+    import yaml
+
+    settings = yaml.safe_load((tmp_path / "run" / "settings.yaml").read_text())
+    assert settings["prompts"]["transition"] == 2 and settings["animation"]["translate_y"] == -1.0
+    ran = run_main(capsys, monkeypatch, "animate", "a || b", "--frames", "4", "--transition", "3", *CLI_SMALL,
+                   "--out", str(tmp_path / "bad"))
+    assert ran.clean_failure and "prompts.transition 3 is longer than a scene (4 frames / 2 scenes" in ran.err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 import warnings
 from pathlib import Path
@@ -103,9 +103,14 @@ class Pipeline:
         from_image: str | Path | None = None,
         candidates: int = 1,
         trust_checkpoint: bool = False,
+        regions: Sequence[str | Mapping[str, Any]] | None = None,
+        transparent: bool | None = None,
         **values: Any,
     ) -> RenderResult:
         """Render ``prompt`` with a preset, Python overrides (``steps=50``) and ``--set``-style overrides.
+
+        ``regions`` are prompts for parts of the canvas (``"left=a red circle:1"`` or ``{text, weight, mask}``,
+        the settings' ``prompts.regions``); ``transparent=True`` makes an RGBA final.png (``transparency.enabled``).
 
         ``from_image`` replays the render stored in a pixforge PNG (its settings, seed and prompt; never
         its trust: see ``pixforge.trust``). ``candidates=N`` renders N seeds and keeps the best by CLIP
@@ -116,6 +121,10 @@ class Pipeline:
             preset = read_render_settings(from_image)
         if prompt is not None:
             values = {"prompt": prompt, **values}
+        if regions is not None:
+            values = {**values, "prompts.regions": list(regions)}
+        if transparent is not None:
+            values = {**values, "transparency.enabled": transparent}
         config = resolve_config(self.registry, preset, list(overrides), values, trust_checkpoint=trust_checkpoint)
         if config.animation is not None:
             warnings.warn("these settings carry an 'animation:' section, which a render leaves alone (it makes one "

@@ -208,10 +208,14 @@ def test_init_image_keeps_what_is_outside_the_regions() -> None:
 
 def test_render_with_regions_from_python(pipe: Pipeline, tmp_path) -> None:
     result = pipe.render("", preset="pixels", out=tmp_path / "r", seed=1, steps=3, size=32, overrides=TINY,
-                         prompts={"regions": ["left=red", {"text": "blue", "mask": "right"}]})
+                         regions=["left=red", {"text": "blue", "mask": "right"}])
     assert result.status == "completed"
     saved = yaml.safe_load((tmp_path / "r" / "settings.yaml").read_text())
     assert [r["mask"] for r in saved["prompts"]["regions"]] == ["left", "right"]
+    # the same as the settings key itself
+    same = pipe.render("", preset="pixels", out=tmp_path / "s", seed=1, steps=3, size=32, overrides=TINY,
+                       prompts={"regions": ["left=red", {"text": "blue", "mask": "right"}]})
+    assert same.final_path.read_bytes() == result.final_path.read_bytes()
 
 
 def test_cli_regions_and_replay(tmp_path, capsys) -> None:

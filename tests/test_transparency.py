@@ -98,7 +98,7 @@ def pipe() -> Pipeline:
 
 
 def test_transparent_render_writes_rgba_with_its_settings(pipe: Pipeline, tmp_path) -> None:
-    result = pipe.render("a red circle", out=tmp_path / "t", seed=5, transparency={"enabled": True}, **TINY)
+    result = pipe.render("a red circle", out=tmp_path / "t", seed=5, transparent=True, **TINY)
     assert result.tensor.shape == (1, 4, 32, 32) and result.image.mode == "RGBA"
     assert "alpha" in result.losses[0]
     saved = Image.open(result.final_path)
@@ -138,3 +138,5 @@ def test_bad_transparent_input_is_one_line(tmp_path, capsys, args: list[str], ne
 def test_python_api_refuses_an_unsupported_generator(pipe: Pipeline, tmp_path) -> None:
     with pytest.raises(ConfigError, match="generator 'dvae' has no alpha channel"):
         pipe.render("a red circle", preset="dvae", out=tmp_path / "d", transparency={"enabled": True}, **TINY)
+    with pytest.raises(ConfigError, match="generator 'shapes' has no alpha channel"):
+        pipe.render("a red circle", preset="shapes", out=tmp_path / "s", transparent=True, **TINY)

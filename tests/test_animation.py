@@ -213,6 +213,14 @@ def test_kill_9_mid_animation_then_resume_equals_the_uninterrupted_frames(tmp_pa
     assert _frames(cut) == _frames(reference) and len(_frames(cut)) == 4
 
 
+def test_an_mp4_of_odd_sides_is_written_with_the_edge_repeated(tmp_path: Path) -> None:
+    from pixforge.animation.video import read_clip, write_video
+
+    frames = [np.full((33, 35, 3), 40 * i, np.uint8) for i in range(3)]
+    clip = read_clip(write_video(frames, tmp_path / "odd.mp4", 6))
+    assert len(clip.frames) == 3 and clip.frames[0].shape == (34, 36, 3) and clip.fps == 6.0
+
+
 # -- stylize -----------------------------------------------------------------------------------
 
 

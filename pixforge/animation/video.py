@@ -85,7 +85,10 @@ def write_video(frames: Sequence[np.ndarray | Path], path: Path, fps: float) -> 
         if path.suffix == ".gif":
             iio.imwrite(tmp, arrays, duration=gif_duration(fps), loop=0)
         else:
-            iio.imwrite(tmp, arrays, fps=fps, codec="libx264", macro_block_size=1)
+            # H.264 in yuv420p needs even sides: an odd one gets its last row or column repeated
+            height, width = arrays.shape[1:3]
+            even = np.pad(arrays, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+            iio.imwrite(tmp, even, fps=fps, codec="libx264", macro_block_size=1)
         if tmp.stat().st_size == 0:
             raise OSError(errno.EIO, "the video encoder wrote nothing", str(path))
         os.chmod(tmp, ordinary_mode())

@@ -182,6 +182,8 @@ def test_an_interrupted_animation_resumes_to_the_same_frames(tmp_path: Path) -> 
     assert len(_frames(tmp_path / "cut")) == 1
     resumed = pixforge.animate(resume=tmp_path / "cut", pipeline=pipe)
     assert resumed.frames_made == 2 and _frames(tmp_path / "cut") == _frames(full.run_dir)
+    assert resumed.final_path.read_bytes() == full.final_path.read_bytes()  # its settings text too
+    assert (tmp_path / "cut" / "settings.yaml").read_text() == (full.run_dir / "settings.yaml").read_text()
 
 
 def _cli(*args: str) -> list[str]:

@@ -258,3 +258,12 @@ def test_the_regions_preset_gives_views_that_fit_inside_a_region() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build_regions(config.prompts.regions, 16, 16, torch.device("cpu"), config.cutouts)
+
+
+def test_with_an_init_image_the_region_edits_inside_and_the_rest_stays(pipe: Pipeline, tmp_path) -> None:
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "grey.png")
+    result = pipe.render("", preset="regions", out=tmp_path / "r", seed=1, steps=25, size=64,
+                         regions=["left=a red background"], init_image=str(tmp_path / "grey.png"),
+                         overrides=["generator={name: pixel}", "cutouts.count=8", "losses+={name: init_image, weight: 5}"])
+    moved = (result.tensor[0] - 128 / 255).abs().mean(dim=(0, 1))
+    assert moved[:32].mean() > 2 * moved[32:].mean()

@@ -9,6 +9,7 @@ import typer
 
 from .console import fail
 from .files import printable
+from .options import flag
 
 SCHEDULE = "a number, keyframes '0: (1), 40: (1.1)' or an expression of the frame t"
 
@@ -51,7 +52,7 @@ def animate(
     infill: Annotated[Optional[str], typer.Option(help="What fills uncovered canvas: wrap, mirror, smear or black.")] = None,
     fps: Annotated[Optional[int], typer.Option(help="Frames per second of the video.")] = None,
     video: Annotated[Optional[bool], typer.Option("--video/--no-video", help="Write video.mp4 (on by default).")] = None,
-    gif: Annotated[bool, typer.Option("--gif", help="Also write video.gif.")] = False,
+    gif: Annotated[bool, flag("--gif", help="Also write video.gif.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue a killed animation from its run folder.")] = None,
     preset: Annotated[str, typer.Option("--preset", "-p", help="Preset name or YAML file.")] = "default",
     set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a setting: dotted.path=value.")] = None,
@@ -60,7 +61,7 @@ def animate(
     size: Annotated[Optional[str], typer.Option(help="Canvas size, WxH or N.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda[:N] or mps.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: a new one in ./pixforge-out).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Animate PROMPT: each frame warps the last, starts from it and optimises a few steps."""
     from .animation.frames import AnimationInterrupted, animate as run
@@ -99,14 +100,14 @@ def stylize(
     temporal: Annotated[Optional[float], typer.Option(help="Weight of the temporal loss (0: off).")] = None,
     ema: Annotated[Optional[float], typer.Option(help="Moving-average decay of the parameters across frames (0: off).")] = None,
     fps: Annotated[Optional[int], typer.Option(help="Frames per second when INPUT is a folder.")] = None,
-    gif: Annotated[bool, typer.Option("--gif", help="Also write video.gif.")] = False,
+    gif: Annotated[bool, flag("--gif", help="Also write video.gif.")] = False,
     preset: Annotated[str, typer.Option("--preset", "-p", help="Preset name or YAML file.")] = "default",
     set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a setting: dotted.path=value.")] = None,
     seed: Annotated[Optional[str], typer.Option(help="Seed: an integer or any string.")] = None,
     size: Annotated[Optional[str], typer.Option(help="Canvas size, WxH or N (default: the input's).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda[:N] or mps.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: a new one in ./pixforge-out).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Restyle every frame of INPUT with PROMPT; the output keeps its frame count and frame rate."""
     from .animation.stylize import stylize as run

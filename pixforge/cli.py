@@ -85,13 +85,13 @@ def render(
                      "bottom, centre, border or a .png; repeatable)."),
     ] = None,
     transparent: Annotated[
-        bool, typer.Option("--transparent", help="An RGBA final.png: the picture gets an alpha channel.")
+        bool, flag("--transparent", help="An RGBA final.png: the picture gets an alpha channel.")
     ] = False,
     palette: Annotated[
         Optional[str],
         typer.Option(help="Keep the picture in a palette: colour names, #hex, ramps 'black->red\\8', photo.png:6."),
     ] = None,
-    tile: Annotated[bool, typer.Option("--tile", help="A seamless tile: the picture wraps around at its edges.")] = False,
+    tile: Annotated[bool, flag("--tile", help="A seamless tile: the picture wraps around at its edges.")] = False,
     from_image: Annotated[
         Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
     ] = None,
@@ -203,7 +203,7 @@ def presets_list() -> None:
 @presets_app.command("show")
 def presets_show(
     name: Annotated[str, typer.Argument(help="Preset name or YAML file.")],
-    resolved: Annotated[bool, typer.Option(help="Show every setting with its default filled in.")] = True,
+    resolved: Annotated[bool, flag(help="Show every setting with its default filled in.")] = True,
 ) -> None:
     """Show a preset's settings (with `extends:` merged and defaults filled in)."""
     from .config import config_to_yaml
@@ -217,7 +217,7 @@ def presets_show(
 
 
 @plugins_app.command("list")
-def plugins_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def plugins_list(as_json: Annotated[bool, flag("--json", help="Machine-readable output.")] = False) -> None:
     """List loaded plugins and the components each registers."""
     try:
         rows = _pipeline().registry.plugins()

@@ -13,7 +13,6 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torchvision.ops import roi_align
 
 from .settings import StrictModel
 
@@ -91,6 +90,8 @@ def crop_boxes(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Ten
     ``roi_align`` averages ``ceil(box side / size)`` bilinear samples per output pixel, so large crops
     are area-averaged rather than aliased, and gradients flow back to ``image``.
     """
+    from torchvision.ops import roi_align  # torchvision imports torch._dynamo: only when cutting
+
     rois = boxes.to(device=image.device, dtype=image.dtype)
     return roi_align(image, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
 

@@ -9,6 +9,7 @@ import typer
 
 from .console import fail
 from .errors import PixforgeError
+from .options import flag
 
 models_app = typer.Typer(help="List, download and verify model weights.", no_args_is_help=True)
 
@@ -31,7 +32,7 @@ def _human(size: int | None) -> str:
 
 
 @models_app.command("list")
-def models_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def models_list(as_json: Annotated[bool, flag("--json", help="Machine-readable output.")] = False) -> None:
     """List every named model: kind, size, whether it is on disk, and where it comes from."""
     from .weights import describe
 
@@ -51,7 +52,7 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-re
 @models_app.command("fetch")
 def models_fetch(
     names: Annotated[list[str], typer.Argument(help="Model names (see `pixforge models list`).")],
-    force: Annotated[bool, typer.Option("--force", help="Download again even if present.")] = False,
+    force: Annotated[bool, flag("--force", help="Download again even if present.")] = False,
 ) -> None:
     """Download models into the cache (verified, resumable; mirrors tried in order)."""
     from .weights import FetchOptions, ensure_local, lookup
@@ -103,7 +104,7 @@ def models_verify(
 @models_app.command("show")
 def models_show(
     name: Annotated[str, typer.Argument(help="Model name or alias.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show one model: what it is, where its files are, its preprocessing and (word-level models) its vocabulary."""
     from .weights import describe, lookup

@@ -18,7 +18,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator, model_validator
-from torchvision.ops import roi_align
 
 from .cutouts import CutoutSettings
 from .errors import ConfigError, PixforgeWarning
@@ -181,6 +180,8 @@ def box_overlap(masks: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
 
     One ``roi_align`` call for every box and mask (the image index is ignored: all images share the masks).
     """
+    from torchvision.ops import roi_align  # torchvision imports torch._dynamo: only when cutting
+
     rois = boxes.to(device=masks.device, dtype=masks.dtype).clone()
     rois[:, 0] = 0
     pooled = roi_align(masks.unsqueeze(0), rois, output_size=(OVERLAP_GRID, OVERLAP_GRID), spatial_scale=1.0,

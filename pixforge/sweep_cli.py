@@ -10,6 +10,7 @@ import typer
 from .console import fail
 from .executor_options import RayOption, WorkersOption
 from .files import printable
+from .options import flag
 
 
 def sweep(
@@ -24,7 +25,7 @@ def sweep(
     workers: WorkersOption = 1,
     ray: RayOption = None,
     gather: Annotated[
-        bool, typer.Option("--gather", help="With --ray: copy run folders back instead of using a shared path.")
+        bool, flag("--gather", help="With --ray: copy run folders back instead of using a shared path.")
     ] = False,
     candidates: Annotated[
         Optional[int], typer.Option(help="Render N seeds per variation and keep the best by CLIP score.")
@@ -32,7 +33,7 @@ def sweep(
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", "-s", help="A setting for every render: dotted.path=value.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="Only the summary line.")] = False,
 ) -> None:
     """Render every variation of a sweep; re-running skips finished renders and resumes cut-off ones."""
     from .errors import PixforgeError

@@ -271,6 +271,26 @@ def test_flags_are_shown_as_flags(capsys, monkeypatch):
     assert len(lines) == 2 and not any("<bool>" in line for line in lines), ran.out
 
 
+def test_no_command_shows_a_flag_as_bool():
+    """Every on/off option of every command, plugins' included, is made with ``pixforge.options.flag``."""
+    import click
+    import typer
+
+    from pixforge import cli
+
+    cli._add_plugin_commands()
+
+    def walk(command: click.Command, path: str):
+        for param in command.params:
+            if isinstance(param, click.Option) and param.is_flag and param.name != "help" and param.metavar != "":
+                yield f"{path} {param.opts[0]}"
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    bad = sorted(set(walk(typer.main.get_command(cli.app), "pixforge")))
+    assert not bad, f"use pixforge.options.flag for these on/off options: {bad}"
+
+
 def test_a_finished_render_leaves_no_checkpoint_unless_asked(capsys, monkeypatch, tmp_path):
     args = ["render", "a red circle", *TINY, "--set", "checkpoint_every=1", "--steps", "3"]
     ran = run_main(capsys, monkeypatch, *args, "--out", str(tmp_path / "plain"))

@@ -17,6 +17,7 @@ from pixforge.errors import PixforgeError
 from pixforge.executor_options import RayOption, WorkersOption
 from pixforge.files import printable
 from pixforge.hookspecs import hookimpl
+from pixforge.options import flag
 from pixforge.terminal import stderr_progress, wants_bar
 
 from .names import DEFAULT_MODEL
@@ -65,13 +66,13 @@ def classify_command(
     pretrained: Annotated[Optional[str], typer.Option(help="Pretrained tag or weights file.")] = None,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="Labels shown per image.")] = 5,
     multi_label: Annotated[
-        bool, typer.Option("--multi-label", help="Independent sigmoid per label (models trained that way).")
+        bool, flag("--multi-label", help="Independent sigmoid per label (models trained that way).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV rows: path,rank,label,score.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, flag("--csv", help="Print CSV rows: path,rank,label,score.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch.")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:N] or mps.")] = "auto",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Zero-shot classify IMAGES against labels with a CLIP model."""
     from .classifier import classify, parse_labels, read_labels_file
@@ -117,12 +118,12 @@ def index_command(
         Optional[str], typer.Option("--model", "-m", help=f"A clip model name (new index: {DEFAULT_MODEL}).")
     ] = None,
     pretrained: Annotated[Optional[str], typer.Option(help="Pretrained tag or weights file.")] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over: re-embed every image.")] = False,
+    rebuild: Annotated[bool, flag("--rebuild", help="Start over: re-embed every image.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch (each batch is saved at once).")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda[:N] or mps.")] = "auto",
     workers: WorkersOption = 1,
     ray: RayOption = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Embed every image under FOLDER into a search index; re-running only embeds what changed.
 
@@ -170,7 +171,7 @@ def search_command(
         Path, typer.Option("--index", help="Index folder, or an image folder holding .pixforge-index.")
     ] = Path("."),
     k: Annotated[int, typer.Option("-k", min=1, help="How many results.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print JSON.")] = False,
     sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a contact sheet PNG.")] = None,
     model: Annotated[
         Optional[str], typer.Option("--model", "-m", help="Must be the index's model (default: it is).")

@@ -1,0 +1,110 @@
+"""Start-up: how long ``pixforge --help`` and ``pixforge render --help`` take, and the default preset's time
+to its first step, each in a fresh process, measured from the moment the process is started.
+
+Warm: one untimed run of each first (files in the page cache), then the median of ``--repeat`` runs. The
+first step's time is split into stages read in the render's own process: Python and imports, the
+registry (plugins, which imports torch), building the components (models loaded), and the first step.
+Threads are set through OMP_NUM_THREADS, so torch is not imported before pixforge imports it.
+Usage: python bench/startup.py [--repeat 5] [--threads 1] [--preset default]
+Prints a table; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+#: the render's process: a real ``pixforge render`` (pixforge.cli.main), with a plugin whose on_step hook
+#: stamps the first step; times are since the parent started the process (``time.time()`` passed in)
+RENDER = r"""
+import json, resource, sys, time
+started = float(sys.argv[1])
+marks = {{"python": time.time() - started}}
+import pixforge.plugins as plugins
+from pixforge.hookspecs import hookimpl
+real_build, real_make = plugins.build_registry, plugins.make_manager
+class Stamp:
+    @hookimpl
+    def on_step(self, state):
+        if "first step" not in marks:
+            marks["first step"] = time.time() - started
+def make_manager(extra=(), load_entry_points=True):
+    marks.setdefault("cli and plugin modules", time.time() - started)
+    return real_make([*extra, Stamp()], load_entry_points)
+def build_registry(manager):
+    registry = real_build(manager)
+    marks["registry"] = time.time() - started
+    from pixforge.pipeline import Pipeline
+    real_components = Pipeline.build
+    def build(self, *args, **kwargs):
+        built = real_components(self, *args, **kwargs)
+        marks["components built"] = time.time() - started
+        return built
+    Pipeline.build = build
+    return registry
+plugins.make_manager, plugins.build_registry = make_manager, build_registry
+from pixforge.cli import main
+try:
+    main(["render", "a red circle on a blue background", "--preset", {preset!r}, "--steps", "2", "--seed", "0",
+          "-q", "--out", {out!r}])
+except SystemExit as exc:
+    if exc.code:
+        raise
+marks["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print("MARKS", json.dumps(marks))
+"""
+
+
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *args], capture_output=True, text=True, env=env, check=True
+    )
+    wall = time.perf_counter() - start
+    return wall, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def first_step(preset: str, threads: int, env: dict[str, str]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        code = RENDER.format(preset=preset, out=os.path.join(tmp, "run"))
+        done = subprocess.run(
+            [sys.executable, "-c", code, repr(time.time())], capture_output=True, text=True, env=env
+        )
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("MARKS ")][-1]
+    return json.loads(line[len("MARKS "):])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--preset", default="default")
+    args = parser.parse_args()
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    script = [sys.executable, "-m", "pixforge.cli"]
+    print(f"pixforge start-up, {args.repeat} warm runs each (median), {args.threads} torch thread(s), "
+          f"load average {os.getloadavg()[0]:.1f} before")
+    print(f"{'what':<34} {'seconds':>8} {'peak MB':>8}")
+    for label, extra in (("pixforge --help", ["--help"]), ("pixforge render --help", ["render", "--help"])):
+        timed(script + extra, env)
+        runs = [timed(script + extra, env) for _ in range(args.repeat)]
+        print(f"{label:<34} {statistics.median(r[0] for r in runs):>8.2f} {statistics.median(r[1] for r in runs):>8.0f}")
+    first_step(args.preset, args.threads, env)
+    runs = [first_step(args.preset, args.threads, env) for _ in range(args.repeat)]
+    for stage in ("python", "cli and plugin modules", "registry", "components built", "first step"):
+        label = f"{args.preset}: {stage}" if stage != "first step" else f"{args.preset}: time to first step"
+        print(f"{label:<34} {statistics.median(r[stage] for r in runs):>8.2f}")
+    print(f"{args.preset + ': peak':<34} {'':>8} {statistics.median(r['peak_mb'] for r in runs):>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -73,6 +73,28 @@ def step_ends() -> list[tuple[float, float]]:
     return ends
 
 
+def profile_one_step(counts: dict[str, int]) -> None:
+    """Profile the ops of the third step (from the end of the second optimiser step to the end of the third)
+    into ``counts`` (op name → calls), so the two loops can be compared operation by operation."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+    from torch.profiler import ProfilerActivity, profile
+
+    state = {"steps": 0, "prof": None}
+
+    def hook(*_) -> None:
+        state["steps"] += 1
+        if state["steps"] == 2:
+            state["prof"] = profile(activities=[ProfilerActivity.CPU])
+            state["prof"].start()
+        elif state["steps"] == 3:
+            state["prof"].stop()
+            for event in state["prof"].key_averages():
+                if event.key.startswith("aten::"):
+                    counts[event.key] = event.count
+
+    register_optimizer_step_post_hook(hook)
+
+
 def run_generate(args: argparse.Namespace, files: tuple[Path, Path, Path]) -> list[float]:
     """generate.py's ``__main__`` with its own arguments; returns the step end times."""
     import runpy
@@ -127,10 +149,15 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     files = model_files(Path(args.cache))
+    counts: dict[str, int] = {}
+    if args.ops:
+        profile_one_step(counts)
     ends = run_generate(args, files) if args.child == "generate" else run_reference(args, files)
     wall = [b[0] - a[0] for a, b in zip(ends, ends[1:])]
     cpu = [b[1] - a[1] for a, b in zip(ends, ends[1:])]
-    Path(args.result).write_text(json.dumps({"wall": wall, "cpu": cpu}))
+    if args.ops:  # the profiled step is slower: leave it out of the timings
+        del wall[1], cpu[1]
+    Path(args.result).write_text(json.dumps({"wall": wall, "cpu": cpu, "ops": counts}))
 
 
 def main() -> None:
@@ -142,6 +169,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir(), "pixforge-real-generate")))
+    parser.add_argument("--ops", action="store_true", help="also list the aten ops whose call counts differ in one step")
     parser.add_argument("--child", choices=["generate", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,6 +181,7 @@ def main() -> None:
     print(f"{args.size} px, {args.cuts} cutouts, {args.steps} steps a run, {args.threads} torch thread(s), "
           f"load average {os.getloadavg()[0]:.2f} at start")
     gaps: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in ("generate", "reference")}
+    ops: dict[str, dict[str, int]] = {}
     for round_ in range(args.rounds):
         for name in ("generate", "reference") if round_ % 2 == 0 else ("reference", "generate"):
             with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as result:
@@ -164,8 +193,16 @@ def main() -> None:
             run = json.loads(Path(result.name).read_text())
             for key in ("wall", "cpu"):
                 gaps[name][key] += run[key]
+            ops[name] = run["ops"]
             print(f"round {round_ + 1} {name:9s} wall {statistics.median(run['wall']):.3f} s/step, CPU "
                   f"{statistics.median(run['cpu']):.3f} s/step (medians of {len(run['wall'])}), load {os.getloadavg()[0]:.2f}")
+    if args.ops:
+        differ = sorted(k for k in set(ops["generate"]) | set(ops["reference"])
+                        if ops["generate"].get(k, 0) != ops["reference"].get(k, 0))
+        print(f"aten ops in one step: generate.py {sum(ops['generate'].values())} calls, reference "
+              f"{sum(ops['reference'].values())}; {len(differ)} ops differ in count" + (":" if differ else ""))
+        for key in differ:
+            print(f"  {key}: generate.py {ops['generate'].get(key, 0)}, reference {ops['reference'].get(key, 0)}")
     for key in ("wall", "cpu"):
         real, ours = statistics.median(gaps["generate"][key]), statistics.median(gaps["reference"][key])
         print(f"{key:4s}: generate.py {real:.3f} s/step, reference_loop.py {ours:.3f} s/step: the reference takes "

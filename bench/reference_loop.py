@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import PngImagePlugin
 from torch import nn, optim
+from torchvision import transforms
 from torchvision.transforms import functional as TF
 from tqdm import tqdm
 
@@ -187,8 +188,8 @@ class ReferenceLoop:
         #: the dtype the CLIP takes (OpenAI's clip.load gives generate.py a float16 model on a GPU)
         self.clip_dtype = next(m.weight.dtype for m in self.clip.visual.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
         self.make_cutouts = MakeCutouts(cut_size, cutn).to(device)
-        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
+        #: torchvision's Normalize, as generate.py uses it (it makes its mean and std tensors on every call)
+        self.normalize = transforms.Normalize(mean=list(mean), std=list(std))
         f = 2 ** (self.vq.decoder.num_resolutions - 1)
         toks_x, toks_y = width // f, height // f
         codebook = self.vq.quantize.embedding.weight
@@ -196,7 +197,7 @@ class ReferenceLoop:
         e_dim, n_toks = codebook.shape[1], codebook.shape[0]
         one_hot = F.one_hot(torch.randint(n_toks, [toks_y * toks_x], device=device), n_toks).float()
         z = (one_hot @ codebook).view([-1, toks_y, toks_x, e_dim]).permute(0, 3, 1, 2)
-        self.z = z.contiguous().requires_grad_(True)
+        self.z = z.requires_grad_(True)  # non-contiguous, as generate.py's
         self.z_min = codebook.min(dim=0).values[None, :, None, None]
         self.z_max = codebook.max(dim=0).values[None, :, None, None]
         self.opt = optim.Adam([self.z], lr=lr)
@@ -210,9 +211,6 @@ class ReferenceLoop:
         self.i = 0
         self.bar = tqdm(file=sys.stderr, disable=not progress)
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
     def synth(self) -> torch.Tensor:
         z_q = vector_quantize(self.z.movedim(1, 3), self.codebook).movedim(3, 1)
         decoded = self.vq.decoder(self.vq.post_quant_conv(z_q))  # taming's VQModel.decode
@@ -220,7 +218,10 @@ class ReferenceLoop:
 
     def ascend_txt(self) -> list[torch.Tensor]:
         out = self.synth()
-        iii = self.clip.encode_image(self.normalize(self.make_cutouts(out)).to(self.clip_dtype)).float()
+        views = self.normalize(self.make_cutouts(out))
+        # OpenAI's encode_image casts to its own dtype; an open_clip model (the tiny CLIPs) is cast here
+        views = views if views.dtype == self.clip_dtype else views.to(self.clip_dtype)
+        iii = self.clip.encode_image(views).float()
         return [prompt(iii) for prompt in self.prompts]
 
     @torch.inference_mode()
@@ -233,7 +234,7 @@ class ReferenceLoop:
         info.add_text("comment", f"{self.prompt_text}")
         TF.to_pil_image(out[0].float().cpu()).save(self.output, pnginfo=info)
 
-    def step(self) -> torch.Tensor:
+    def step(self) -> None:
         """generate.py's ``train(i)`` and its loop's counter and bar."""
         self.opt.zero_grad(set_to_none=True)
         losses = self.ascend_txt()
@@ -246,4 +247,3 @@ class ReferenceLoop:
             self.z.copy_(self.z.maximum(self.z_min).minimum(self.z_max))
         self.i += 1
         self.bar.update()
-        return loss.detach()

@@ -5,6 +5,7 @@ This module imports pytest, so it is for test code only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -170,6 +171,24 @@ class GeneratorContract(ComponentContract):
         assert isinstance(files, dict)
         for name, data in files.items():
             assert extra_file_name(name) == name and isinstance(data, bytes) and data
+
+    def test_alpha_channel_when_transparent(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        """With ``supports_alpha``, built ``transparent`` it renders ``[B, 4, H, W]``: straight colour, then an alpha
+        in 0..1 that its parameters move; built opaque, three channels."""
+        if not contract_component.supports_alpha:
+            pytest.skip(f"{contract_component.__name__} has no alpha channel (supports_alpha is False)")
+        context = replace(self._context(contract_component), transparent=True)
+        with seeded(0):
+            generator = build_component(contract_component, contract_settings, context)
+            generator.init(None)
+        image = generator()
+        assert image.dim() == 4 and image.shape[1] == 4, "a transparent generator renders [B, 4, H, W]"
+        assert tuple(image.shape[-2:]) == (context.height, context.width)
+        assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+        image[:, 3].mean().backward()
+        grads = [p.grad for p in generator.parameters_to_optimize() if p.grad is not None]
+        assert any(g.abs().sum() > 0 for g in grads), "no optimised parameter moves the alpha channel"
+        assert self._build(contract_component, contract_settings)().shape[1] == 3
 
     def test_latent_is_tensor_or_none(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         latent = self._build(contract_component, contract_settings).latent()

@@ -140,3 +140,17 @@ def test_python_api_refuses_an_unsupported_generator(pipe: Pipeline, tmp_path) -
         pipe.render("a red circle", preset="dvae", out=tmp_path / "d", transparency={"enabled": True}, **TINY)
     with pytest.raises(ConfigError, match="generator 'shapes' has no alpha channel"):
         pipe.render("a red circle", preset="shapes", out=tmp_path / "s", transparent=True, **TINY)
+
+
+def test_view_only_filters_see_the_picture_over_its_background(pipe: Pipeline, tmp_path) -> None:
+    from pixforge.filters import FilterChain, NamedFilter
+    from pixforge_filters.tile import TileFilter
+
+    chain = FilterChain([NamedFilter("tile", 1.0, build_component(TileFilter, {}, tiny_context(16, 16)))])
+    image = torch.rand(1, 3, 16, 16)
+    picture, view, terms = chain(image, backdrop=lambda p: torch.full_like(p, 0.25))
+    assert torch.equal(picture, image) and torch.equal(view, torch.full_like(image, 0.25)) and "tile" in terms
+    # end to end: a transparent, tiling render keeps its alpha
+    result = pipe.render("a red circle", preset="pixels", out=tmp_path / "tile", seed=1, transparent=True,
+                         overrides=["filters+=tile"], steps=2, size=32)
+    assert result.image.mode == "RGBA" and {"tile", "alpha"} <= set(result.losses[0])

@@ -92,7 +92,10 @@ class Server:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             connection.putrequest("POST", path)
-            for key, value in {**headers, "Content-Length": str(length)}.items():
+            sent = {**headers, "Content-Length": str(length)}
+            if self.token:
+                sent["Authorization"] = f"Bearer {self.token}"
+            for key, value in sent.items():
                 connection.putheader(key, value)
             connection.endheaders()
             response = connection.getresponse()

@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from studiokit import FAST, Server
+from studiokit import Server
 
 LONG = 5000  # steps of a render that is always cancelled or killed before it ends
 
@@ -32,7 +32,7 @@ def inputs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, inputs):
     runs = tmp_path_factory.mktemp("studio") / "runs"
-    started = Server(runs, workers=1, inputs=inputs)
+    started = Server(runs, workers=1, inputs=inputs, token="s3cret")
     try:
         yield started.wait_ready()
     finally:
@@ -216,21 +216,16 @@ def test_presets_page_and_openapi(server) -> None:
     assert server.call("GET", "/docs").status == 200
 
 
-def test_a_token_guards_the_api_and_other_hosts_need_one(tmp_path) -> None:
+def test_a_token_guards_the_api_and_other_hosts_need_one(server, tmp_path) -> None:
+    assert server.token  # the module's server was started with --token (on 127.0.0.1, where it is optional)
+    assert server.call("GET", "/api/runs", token=False).status == 401
+    assert "Bearer" in server.call("GET", "/api/renders/x/events", token=False).json()["error"]
+    assert server.call("GET", "/api/runs", headers={"Authorization": "Bearer wrong"}, token=False).status == 401
+    assert server.call("GET", f"/api/runs?token={server.token}", token=False).status == 200
+    assert server.call("GET", "/", token=False).status == 200  # the page holds no data; it asks with the token
     refused = subprocess.run([sys.executable, "-m", "pixforge.cli", "serve", "--host", "0.0.0.0", "--runs",
                               str(tmp_path / "r")], capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "--token" in refused.stderr
-    guarded = Server(tmp_path / "runs", workers=0, token="s3cret")
-    try:
-        guarded.wait_ready()
-        assert guarded.call("GET", "/api/runs", token=False).status == 401
-        assert "Bearer" in guarded.call("GET", "/api/runs", token=False).json()["error"]
-        assert guarded.call("GET", "/api/runs", headers={"Authorization": "Bearer wrong"}, token=False).status == 401
-        assert guarded.call("GET", "/api/runs?token=s3cret", token=False).status == 200
-        assert guarded.call("GET", "/api/runs").status == 200
-        assert guarded.call("GET", "/", token=False).status == 200  # the page holds no data; it asks with the token
-    finally:
-        assert guarded.stop() == 0
+    assert refused.returncode == 1 and "--token" in refused.stderr and not (tmp_path / "r").exists()
 
 
 @pytest.mark.slow

@@ -85,7 +85,11 @@ class WorkerPool:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every worker: a render under way stops as on Ctrl-C (its image kept), then the process ends."""
         self.closing.set()
-        self.stop_event.set()
+        self.stop_event.set()  # an idle worker ends at once; a rendering one gets Ctrl-C
+        idle_deadline = time.monotonic() + 1.0
+        for process in self.processes:
+            if process is not None:
+                process.join(max(0.0, idle_deadline - time.monotonic()))
         for process in self.processes:
             if process is not None and process.is_alive():
                 try:

@@ -165,4 +165,9 @@ def worker_main(db_path: str, base_dir: str, threads: int, parent: int, stop: An
                 continue
             run_job(pipeline, queue, job, parent)
     except KeyboardInterrupt:  # the server is stopping (Ctrl-C reaches its workers too)
-        return
+        pass
+    # nothing is left to write (every queue write is committed): skip the interpreter's slow teardown of
+    # torch, during which a late Ctrl-C would only print noise
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

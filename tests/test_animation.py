@@ -369,3 +369,15 @@ def test_cli_animate_with_scenes_and_a_transition(capsys, monkeypatch, tmp_path:
     ran = run_main(capsys, monkeypatch, "animate", "a || b", "--frames", "4", "--transition", "3", *CLI_SMALL,
                    "--out", str(tmp_path / "bad"))
     assert ran.clean_failure and "prompts.transition 3 is longer than a scene (4 frames / 2 scenes" in ran.err
+
+
+def test_a_frame_that_diverges_stops_the_animation_and_the_folder_says_which(tmp_path: Path) -> None:
+    import pixforge
+    from pixforge.resume import read_status
+    from pixforge.results import RenderDiverged
+
+    with pytest.raises(RenderDiverged, match="loss became"):
+        pixforge.animate("a red circle", frames=3, overrides=[*OVERRIDES, "losses.smoothness.weight=.inf"], video=False,
+                         out=tmp_path / "run", **SMALL)
+    status = read_status(tmp_path / "run")
+    assert status["status"] == "diverged" and status["message"].startswith("frame ")

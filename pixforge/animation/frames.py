@@ -32,7 +32,7 @@ from ..outputs import load_image, new_run_dir, pil_to_tensor, render_metadata, s
 from ..pipeline import Pipeline
 from ..prompts import PromptSet, Weighted, parse_prompts
 from ..resolve import resolve_config
-from ..results import RenderResult
+from ..results import RenderDiverged, RenderResult
 from ..resume import write_status
 from ..run_folder import RunFolder
 from ..seeding import resolve_seed, seeded
@@ -171,6 +171,9 @@ class Animator:
             except KeyboardInterrupt:
                 write_status(self.run_dir, "interrupted", index, total, f"interrupted at frame {index + 1}")
                 raise AnimationInterrupted(self.run_dir, index, total) from None
+            except RenderDiverged as exc:  # the frames before it stay; the folder says which frame went bad
+                write_status(self.run_dir, "diverged", index, total, f"frame {index + 1}: {exc}")
+                raise
             frames = [frame_path(self.run_dir, i) for i in range(total)]
             save_png(self.folder.final, pil_to_tensor(load_image(frames[-1], "frame")),
                      render_metadata(settings_yaml, self.seed, config.prompt))

@@ -22,7 +22,8 @@ class FrameSaver(Observer):
     def on_step(self, state: StepState) -> None:
         last = state.step + 1 == state.total_steps
         if self.every and ((state.step + 1) % self.every == 0 or last):
-            save_png(self.folder / f"frame_{state.step + 1:05d}.png", state.image)
+            picture = state.image if state.alpha is None else torch.cat([state.image, state.alpha], dim=1)
+            save_png(self.folder / f"frame_{state.step + 1:05d}.png", picture)  # RGBA when --transparent
 
     def frames(self) -> list[Path]:
         return sorted(self.folder.glob("frame_*.png")) if self.folder.is_dir() else []

@@ -154,3 +154,10 @@ def test_view_only_filters_see_the_picture_over_its_background(pipe: Pipeline, t
     result = pipe.render("a red circle", preset="pixels", out=tmp_path / "tile", seed=1, transparent=True,
                          overrides=["filters+=tile"], steps=2, size=32)
     assert result.image.mode == "RGBA" and {"tile", "alpha"} <= set(result.losses[0])
+
+
+def test_frames_of_a_transparent_render_keep_their_alpha(pipe: Pipeline, tmp_path) -> None:
+    result = pipe.render("a red circle", out=tmp_path / "f", seed=1, transparent=True, save_every=1, **TINY)
+    frames = sorted((result.run_dir / "frames").glob("frame_*.png"))
+    assert len(frames) == 3 and all(Image.open(f).mode == "RGBA" for f in frames)
+    assert frames[-1].read_bytes() != b"" and Image.open(frames[-1]).getchannel("A").getextrema() != (255, 255)

@@ -161,3 +161,23 @@ def test_frames_of_a_transparent_render_keep_their_alpha(pipe: Pipeline, tmp_pat
     frames = sorted((result.run_dir / "frames").glob("frame_*.png"))
     assert len(frames) == 3 and all(Image.open(f).mode == "RGBA" for f in frames)
     assert frames[-1].read_bytes() != b"" and Image.open(frames[-1]).getchannel("A").getextrema() != (255, 255)
+
+
+def test_a_resumed_transparent_render_ends_with_the_same_bytes(tmp_path) -> None:
+    from pixforge import Observer
+    from pixforge.results import RenderInterrupted
+
+    pipe = Pipeline()
+    settings = dict(seed=1, steps=8, size=32, transparent=True, overrides=["cutouts.count=4", "checkpoint_every=3"])
+    full = pipe.render("a red circle", out=tmp_path / "full", **settings)
+
+    class Kill(Observer):
+        def on_step(self, state):
+            if state.step + 1 == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises((KeyboardInterrupt, RenderInterrupted)):
+        pipe.render("a red circle", out=tmp_path / "cut", observers=[Kill()], **settings)
+    resumed = pipe.resume(tmp_path / "cut")
+    assert resumed.image.mode == "RGBA"
+    assert resumed.final_path.read_bytes() == full.final_path.read_bytes()

@@ -267,3 +267,14 @@ def test_with_an_init_image_the_region_edits_inside_and_the_rest_stays(pipe: Pip
                          overrides=["generator={name: pixel}", "cutouts.count=8", "losses+={name: init_image, weight: 5}"])
     moved = (result.tensor[0] - 128 / 255).abs().mean(dim=(0, 1))
     assert moved[:32].mean() > 2 * moved[32:].mean()
+
+
+def test_an_oversized_png_mask_is_refused_before_decoding(tmp_path) -> None:
+    Image.new("1", (8200, 8200)).save(tmp_path / "huge.png")  # 67 M pixels, a few KB on disk
+    with pytest.raises(ConfigError, match=r"region mask '.*huge\.png': cannot read it as an image \(8200x8200"):
+        load_mask(str(tmp_path / "huge.png"), 16, 16)
+
+
+def test_a_region_weight_that_is_not_a_number_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="'1.2.3' is not a number"):
+        parse_region("left=red:1.2.3")

@@ -54,6 +54,30 @@ def multipart(name: str, data: bytes, content_type: str = "image/png") -> tuple[
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
+def test_file_names_in_requests_stay_inside_the_runs_and_input_folders(tmp_path) -> None:
+    from pixforge_studio.security import Forbidden, Roots, check_override, check_value
+
+    runs, inputs, outside = tmp_path / "runs", tmp_path / "inputs", tmp_path / "outside"
+    for folder in (runs, inputs, outside):
+        folder.mkdir()
+    (outside / "secret.png").write_bytes(b"x")
+    (inputs / "escape.png").symlink_to(outside / "secret.png")
+    roots = Roots(runs.resolve(), inputs.resolve())
+    allowed = ["init_image=pic.png", f"init_image={runs}/a.png", "prompts.images=a.png:0.5|b.png:-1",
+               "perceptors.0.settings.model=hf-hub:chs20/fare2-clip", "prompts.noise=['12:0.3']",
+               "prompt=/etc/passwd is only words here", "prompts.regions=['left=a red/blue circle']"]
+    for override in allowed:
+        check_override(roots, override)
+    refused = ["init_image=escape.png", f"init_image={outside}/secret.png", "init_image=../outside/secret.png",
+               "prompts.images=a.png|  ../outside/secret.png:2", "perceptors.0.settings.pretrained=local-dir:/etc",
+               f"prompts.regions=['{outside}/mask.png=a red circle']", "generator.settings={checkpoint: ~/x.ckpt}"]
+    for override in refused:
+        with pytest.raises(Forbidden):
+            check_override(roots, override)
+    with pytest.raises(Forbidden, match="--trust-checkpoint"):
+        check_value(roots, {"generator": {"settings": {"trust_checkpoint": True}}}, "the run's settings")
+
+
 def test_a_render_streams_progress_and_ends_with_its_image_in_the_gallery(server) -> None:
     job = server.render("a red circle on a blue background", seed=3, steps=12)
     assert job["status"] == "queued" and job["events"] == f"/api/renders/{job['id']}/events"
@@ -132,6 +156,8 @@ def test_bad_requests_get_a_4xx_with_one_clear_line(server) -> None:
         ({"prompt": "x", "overrides": ["init_image=/etc/hostname"]}, 403, "outside"),
         ({"prompt": "x", "overrides": ["init_image=../../x.png"]}, 403, "outside"),
         ({"prompt": "x", "overrides": ["prompts.images=['/etc/hostname:0.5']"]}, 403, "outside"),
+        ({"prompt": "x", "overrides": ["prompts.images=a.png| /etc/hostname"]}, 403, "outside"),
+        ({"prompt": "x", "overrides": ["prompts.images+=~/x.png"]}, 403, "outside"),
         ({"prompt": "x", "overrides": ["perceptors.0.settings.pretrained=local-dir:/etc"]}, 403, "outside"),
         ({"prompt": "x", "overrides": ["generator={name: vqgan, settings: {checkpoint: ~/model.ckpt}}"]}, 403, "outside"),
         ({"prompt": "x", "init_image": "missing.png"}, 400, "no such file"),

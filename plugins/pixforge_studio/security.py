@@ -114,11 +114,24 @@ def _looks_like_path(piece: str, base: Path) -> bool:
         return True
 
 
+def pieces_of(value: str) -> set[str]:
+    """``value`` whole, each ``|``-separated part, its pieces around colons and before an ``=`` (stripped, as
+    prompt parsing strips them): every string a component could take for a file name."""
+    found: set[str] = set()
+    for part in [value, *value.split("|")]:
+        candidates = [part, *part.split(":"), part.split("=", 1)[0]]  # a region prompt is MASK=TEXT
+        if ":" in part:
+            candidates.append(part.split(":", 1)[1])
+        found.update(c for c in candidates if c)
+        found.update(c.strip() for c in candidates if c.strip())
+    return found
+
+
 def check_value(roots: Roots, value: Any, where: str) -> None:
     """Refuse trust keys anywhere in ``value`` and file names outside the allowed folders.
 
-    A string is checked whole and piece by piece around its colons, so ``pic.png:0.5`` (an image prompt)
-    and ``local-dir:/elsewhere`` (an open_clip prefix) are both seen as the file names they carry.
+    A string is checked whole and piece by piece (``pieces_of``), so the file names inside ``a.png|b.png``
+    (image prompts), ``pic.png:0.5`` (a weight) and ``local-dir:/elsewhere`` (an open_clip prefix) are seen.
     """
     if isinstance(value, dict):
         for key, item in value.items():
@@ -129,10 +142,7 @@ def check_value(roots: Roots, value: Any, where: str) -> None:
         for number, item in enumerate(value):
             check_value(roots, item, f"{where}.{number}")
     elif isinstance(value, str):
-        pieces = {value, *value.split(":")}
-        if ":" in value:
-            pieces.add(value.split(":", 1)[1])
-        for piece in sorted(p for p in pieces if p):
+        for piece in sorted(pieces_of(value)):
             if _looks_like_path(piece, roots.base):
                 roots.confine(piece, where)
 

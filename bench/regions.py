@@ -8,7 +8,8 @@ half's nearest the right colour (chance is about 1 / 10), and the same shares fo
 (how much of each half went the other region's way).
 
 Transparency: a ``--transparent`` render of one prompt; prints the mean alpha and the share of pixels more
-than half opaque, beside the coverage asked for.
+than half opaque, beside the coverage asked for, and the share of the opaque and of the clear pixels whose
+colour is the prompt's colour (the subject should be what stays opaque).
 
     python bench/regions.py                      # regions and pixels presets (transparent: default and
                                                  # pixels), seeds 0-3, 128 px, 1 torch thread
@@ -67,15 +68,23 @@ def run_regions(pipe: pixforge.Pipeline, preset: str, seeds: list[int], size: in
 def run_transparent(pipe: pixforge.Pipeline, preset: str, seeds: list[int], size: int, prompt: str,
                     coverage: float, out: Path) -> None:
     print(f"\ntransparent  preset={preset}  prompt={prompt!r}  {size}x{size}  coverage asked={coverage}")
-    print(f"{'seed':>4}  {'mean alpha':>10}  {'alpha>0.5':>9}  {'mode':>5}  {'s':>5}")
+    names = colour_labels(torch.zeros(3, 1, 1))[0]
+    colour = next((word for word in prompt.split() if word in names), None)
+    print(f"{'seed':>4}  {'mean alpha':>10}  {'alpha>0.5':>9}  {'opaque→' + str(colour):>12}  "
+          f"{'clear→' + str(colour):>11}  {'mode':>5}  {'s':>5}")
     for seed in seeds:
         start = time.perf_counter()
         result = pipe.render(prompt, preset=preset, seed=seed, size=size, out=out / f"alpha-{preset}-{seed}",
                              transparency={"enabled": True, "coverage": coverage})
         seconds = time.perf_counter() - start
         alpha = result.tensor[0, 3]
-        print(f"{seed:>4}  {float(alpha.mean()):>10.1%}  {float((alpha > 0.5).float().mean()):>9.1%}  "
-              f"{result.image.mode:>5}  {seconds:>5.1f}")
+        opaque = alpha > 0.5
+        _, labels = colour_labels(result.tensor[0, :3].float())
+        named = labels == names.index(colour) if colour else torch.zeros_like(opaque)
+        inside = float(named[opaque].float().mean()) if opaque.any() else float("nan")
+        outside = float(named[~opaque].float().mean()) if (~opaque).any() else float("nan")
+        print(f"{seed:>4}  {float(alpha.mean()):>10.1%}  {float(opaque.float().mean()):>9.1%}  {inside:>12.1%}  "
+              f"{outside:>11.1%}  {result.image.mode:>5}  {seconds:>5.1f}")
 
 
 def main() -> None:
@@ -94,6 +103,7 @@ def main() -> None:
     parser.add_argument("--prompt", default="a red circle", help="the --transparent render's prompt")
     parser.add_argument("--coverage", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", choices=["regions", "transparent"], default=None, help="run one half of the bench")
     parser.add_argument("--out", type=Path, default=None, help="keep the renders here (default: a temporary folder)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -102,9 +112,9 @@ def main() -> None:
     pipe = pixforge.Pipeline()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
-        for preset in args.presets:
+        for preset in args.presets if args.only != "transparent" else []:
             run_regions(pipe, preset, args.seeds, args.size, args.left, args.right, args.template, args.min_size, out)
-        for preset in args.alpha_presets:
+        for preset in args.alpha_presets if args.only != "regions" else []:
             run_transparent(pipe, preset, args.seeds, args.size, args.prompt, args.coverage, out)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -41,21 +39,9 @@ class VideoWriter(Observer):
         self.source = frames
 
     def on_end(self, run: RunInfo, final_image: torch.Tensor) -> None:
-        import imageio.v3 as iio
-        import numpy as np
-        from PIL import Image
+        # one video writer for renders and animations: atomic, even sides for H.264, GIF frame ticks
+        from .animation.video import write_video
 
-        images = [Image.open(p).convert("RGB") for p in self.source.frames()]
-        if not images:
-            return
-        frames = np.stack([np.asarray(img) for img in images])
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".video.", suffix=self.path.suffix)
-        os.close(fd)
-        try:
-            if self.path.suffix == ".gif":
-                iio.imwrite(tmp, frames, duration=1000 / self.fps, loop=0)
-            else:
-                iio.imwrite(tmp, frames, fps=self.fps, codec="libx264", macro_block_size=1)
-            os.replace(tmp, self.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        frames = self.source.frames()
+        if frames:
+            write_video(frames, self.path, self.fps)

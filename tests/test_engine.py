@@ -137,6 +137,16 @@ def test_video_is_written(pipe, tmp_path):
     assert frames.shape[0] == 4
 
 
+def test_video_of_odd_sides_is_written(pipe, tmp_path):
+    # H.264 in yuv420p takes only even sides: the render's video shares the animations' writer, which pads
+    result = pipe.render("a", "pixels", out=tmp_path / "odd", seed=0, save_every=1, steps=3, size="33x31",
+                         overrides=["cutouts.count=4", "video.enabled=true"])
+    import imageio.v3 as iio
+
+    frames = iio.imread(result.run_dir / "video.mp4")
+    assert frames.shape[:3] == (3, 32, 34)
+
+
 def test_gif_video_takes_every_step_when_save_every_is_unset(pipe, tmp_path):
     result = pipe.render("a", out=tmp_path / "g", seed=0, **{**TINY, "overrides": TINY["overrides"] + ["video={enabled: true, format: gif}"]})
     assert (result.run_dir / "video.gif").is_file()

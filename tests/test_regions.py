@@ -278,3 +278,10 @@ def test_an_oversized_png_mask_is_refused_before_decoding(tmp_path) -> None:
 def test_a_region_weight_that_is_not_a_number_is_one_line() -> None:
     with pytest.raises(ConfigError, match="'1.2.3' is not a number"):
         parse_region("left=red:1.2.3")
+
+
+def test_regions_by_set_append(pipe: Pipeline) -> None:
+    config = resolve_config(pipe.registry, "regions", ["prompts.regions+=left=a red background:2",
+                                                       "prompts.regions+={text: blue, mask: right}"])
+    assert [(r.mask, r.text, r.weight) for r in config.prompts.regions] == [
+        ("left", "a red background", 2.0), ("right", "blue", 1.0)]

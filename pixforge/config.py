@@ -53,6 +53,22 @@ class WeightedSpec(ComponentSpec):
     weight: float = 1.0
 
 
+class FilterSpec(WeightedSpec):
+    """A filter; its settings may also sit beside its name, as ``{name: palette, colors: "red,blue"}``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_settings(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flat = {key: value for key, value in data.items() if key not in cls.model_fields}
+        if not flat:
+            return data
+        settings = data.get("settings")
+        nested = dict(settings) if isinstance(settings, dict) else {}
+        return {**{k: v for k, v in data.items() if k in cls.model_fields}, "settings": {**nested, **flat}}
+
+
 class PromptExtras(StrictModel):
     """Prompts that are not text: image prompts, target images and noise prompts (``value:weight:stop``),
     and region prompts."""
@@ -125,7 +141,7 @@ class RenderConfig(StrictModel):
     losses: list[WeightedSpec] = Field(default_factory=list)
     augmentations: list[ComponentSpec] = Field(default_factory=list)
     #: image transforms between the generator and the cutouts, in order; ``weight`` scales a filter's loss term
-    filters: list[WeightedSpec] = Field(default_factory=list)
+    filters: list[FilterSpec] = Field(default_factory=list)
     cutouts: CutoutSettings = Field(default_factory=CutoutSettings)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
     observers: list[ComponentSpec] = Field(default_factory=list)

@@ -13,6 +13,9 @@ from typing import Any
 
 from .errors import ConfigError
 
+#: the keys of a filter spec itself; any other key beside them is one of the filter's settings
+SPEC_KEYS = ("name", "weight", "settings")
+
 
 def expand_filter_values(
     data: dict[str, Any], values: dict[str, Any], filters: Mapping[str, type], fields: Collection[str]
@@ -34,7 +37,8 @@ def expand_filter_values(
             if spec is None:
                 spec = {"name": key}
                 specs.append(spec)
-            spec["settings"] = {**(spec.get("settings") or {}), **_settings_of(key, cls, value)}
+            flat = {k: spec.pop(k) for k in list(spec) if k not in SPEC_KEYS}  # {name: palette, colors: ...}
+            spec["settings"] = {**(spec.get("settings") or {}), **flat, **_settings_of(key, cls, value)}
         data["filters"] = specs
     return rest
 

@@ -166,6 +166,20 @@ def test_palette_and_tile_keywords_become_filter_specs() -> None:
         pipe.resolve("x", "default", tile="yes")
 
 
+def test_filter_settings_may_sit_beside_the_name() -> None:
+    from pixforge import Pipeline
+
+    pipe = Pipeline()
+    flat = {"extends": "default", "filters": [{"name": "palette", "colors": "red,blue", "weight": 2},
+                                              {"name": "wallpaper", "symmetry": "p4m"}]}
+    config = pipe.resolve("x", flat)
+    assert [(s.name, s.weight, s.settings.get("colors") or s.settings["symmetry"]) for s in config.filters] == [
+        ("palette", 2.0, "red,blue"), ("wallpaper", 1.0, "p4m")]
+    assert pipe.resolve("x", flat, palette="white,black").filters[0].settings["colors"] == "white,black"
+    with pytest.raises(ConfigError, match="filters 'palette' settings: unknown key 'colours'; did you mean 'colors'"):
+        pipe.resolve("x", {"extends": "default", "filters": [{"name": "palette", "colours": "red"}]})
+
+
 def test_cli_palette_mistakes_are_one_line(tmp_path) -> None:
     from typer.testing import CliRunner
 

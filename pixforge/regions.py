@@ -76,7 +76,7 @@ def parse_region(text: str) -> dict[str, object]:
     except ValueError as exc:
         raise ConfigError(f"region '{text}': {exc}") from None
     parsed = parse_one(prompt)
-    if getattr(parsed, "schedule", None) is not None:
+    if parsed.schedule is not None:
         raise ConfigError(f"region '{text}': a region's weight is one number (TEXT:weight), not a schedule")
     region: dict[str, object] = {"mask": mask, "text": parsed.value, "weight": parsed.weight}
     if math.isfinite(parsed.stop):
@@ -88,9 +88,9 @@ class RegionSpec(StrictModel):
     """A prompt for part of the canvas (``pixforge.regions``); also written ``"MASK=TEXT[:weight[:stop]]"``."""
 
     text: str = Field(min_length=1)
-    weight: float = 1.0
+    weight: float = Field(1.0, allow_inf_nan=False)
     #: stop pulling a view once its distance is below this (as ``text:weight:stop``); None: never stop
-    stop: float | None = None
+    stop: float | None = Field(None, allow_inf_nan=False)
     #: left, right, top, bottom, centre, border, or a .png file (white: the region)
     mask: str
 

@@ -118,6 +118,7 @@ def test_regions_in_settings_both_spellings(pipe: Pipeline) -> None:
 @pytest.mark.parametrize("region, needle", [
     ({"text": "red", "mask": "lft"}, "mask 'lft' is not valid; use left, right"),
     ({"text": "red", "mask": "left", "weight": "heavy"}, "bad value 'heavy' for 'prompts.regions.0.weight'"),
+    ({"text": "red", "mask": "left", "weight": float("nan")}, "bad value nan for 'prompts.regions.0.weight'"),
     ({"text": "red"}, "missing required key 'prompts.regions.0.mask'"),
     ({"text": "red", "mask": "left", "colour": 1}, "unknown key 'prompts.regions.0.colour'"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -12,6 +13,11 @@ from pixforge_filters.palette import PaletteFilter, nearest_colours
 from pixforge_filters.palettes import kmeans, parse_palette
 from pixforge_filters.tile import TileFilter, seam_difference
 from pixforge_filters.wallpaper import GROUPS, WallpaperFilter
+
+
+def colours_of(path) -> set[tuple[int, ...]]:
+    """The distinct RGB colours of a PNG."""
+    return {tuple(row) for row in np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).tolist()}
 
 
 class TestPaletteRamp(FilterContract):
@@ -200,8 +206,29 @@ def test_a_palette_render_keeps_only_palette_colours_and_a_tile_render_completes
     preset = {"generator": {"name": "dummy"}, "perceptors": [{"name": "dummy", "settings": {"size": 16, "dim": 8}}],
               "losses": [{"name": "clip_prompt"}], "cutouts": {"count": 2}, "size": [24, 16], "steps": 3}
     result = pipe.render("a red circle", preset, out=tmp_path / "p", seed=1, palette="red,#102030,white")
-    colours = set(Image.open(result.final_path).convert("RGB").getdata())
+    colours = colours_of(result.final_path)
     assert colours <= {(255, 0, 0), (16, 32, 48), (255, 255, 255)} and "palette" in result.losses[-1]
     tiled = pipe.render("a red circle", preset, out=tmp_path / "t", seed=1, tile=True)
     assert tiled.status == "completed" and "tile" in tiled.losses[-1]
     assert tiled.settings["filters"] == [{"name": "tile", "weight": 1.0, "settings": {"shift": 1.0}}]
+
+
+def test_cli_tile_and_palette_render_end_to_end_and_replay_to_the_same_bytes(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from pixforge.cli import app
+
+    args = ["render", "a red circle on a blue background", "--tile", "--palette", "red,blue,white", "--seed", "4",
+            "--steps", "2", "--size", "32", "--set", "cutouts.count=2", "-q"]
+    first = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
+    final = tmp_path / "a" / "final.png"
+    assert final.read_bytes() == (tmp_path / "b" / "final.png").read_bytes()
+    assert colours_of(final) <= {(255, 0, 0), (0, 0, 255), (255, 255, 255)}
+    settings = (tmp_path / "a" / "settings.yaml").read_text()
+    assert "name: palette" in settings and "name: tile" in settings
+    replay = CliRunner().invoke(app, ["render", "--from", str(final), "--out", str(tmp_path / "c"), "-q"])
+    assert replay.exit_code == 0, replay.output
+    assert (tmp_path / "c" / "final.png").read_bytes() == final.read_bytes()

@@ -98,7 +98,10 @@ def test_an_init_image_colours_the_strokes() -> None:
     generator = _strokes({})
     red = torch.zeros(1, 3, 80, 96)
     red[:, 0] = 1.0
-    generator.init(red)
+    for seed in range(5):  # first points anywhere, the canvas edge included
+        with seeded(seed):
+            generator.init(red)
+        assert torch.allclose(generator.rgb, torch.tensor([1.0, 0.0, 0.0]).expand_as(generator.rgb))
     assert torch.allclose(generator.rgb, torch.tensor([1.0, 0.0, 0.0]).expand_as(generator.rgb))
 
 

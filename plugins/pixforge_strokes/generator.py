@@ -115,7 +115,8 @@ class StrokesGenerator(Generator[StrokesSettings]):
         picture = image[:1, :3].float().to(at.device)
         scale = torch.tensor([self.width, self.height], device=at.device)
         grid = (at / scale * 2 - 1).view(1, 1, -1, 2)
-        sampled = nn.functional.grid_sample(picture, grid, mode="bilinear", align_corners=False)
+        sampled = nn.functional.grid_sample(picture, grid, mode="bilinear", padding_mode="border",
+                                            align_corners=False)
         return sampled.view(3, -1).t().clamp(0, 1)
 
     def colours(self) -> torch.Tensor:

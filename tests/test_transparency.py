@@ -52,7 +52,7 @@ def test_alpha_loss_pulls_down_only_above_the_coverage() -> None:
     high = torch.full((1, 1, 8, 8), 0.9, requires_grad=True)
     value = alpha_loss(high, 0.5)
     value.backward()
-    assert float(value) == pytest.approx(0.4) and (high.grad > 0).all()
+    assert value.item() == pytest.approx(0.4) and (high.grad > 0).all()
 
 
 def test_transparency_hands_an_opaque_image_through() -> None:

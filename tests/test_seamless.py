@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from pixforge.seamless import circular_copy
+from pixforge.seamless import circular_copy, wrap_upsample
 from pixforge.testing import build_component, seeded, tiny_context
 from pixforge_dvae.generator import DVAEGenerator
 from pixforge_dvae.seamless import CircularConv2d
@@ -47,3 +47,25 @@ def test_seamless_decoder_rolls_with_its_latent(cls: type) -> None:
                    for m in original.modules())
     assert any(isinstance(m, CircularConv2d) or getattr(m, "padding_mode", "zeros") == "circular"
                for m in tiled.modules())
+
+
+def test_wrap_upsample_is_bilinear_inside_and_periodic_at_the_edges() -> None:
+    cells = torch.rand(1, 3, 4, 6, generator=torch.Generator().manual_seed(0))
+    wrapped = wrap_upsample(cells, (16, 24))
+    plain = torch.nn.functional.interpolate(cells, size=(16, 24), mode="bilinear", align_corners=False)
+    assert torch.allclose(wrapped[..., 2:-2, 2:-2], plain[..., 2:-2, 2:-2], atol=1e-5)
+    rolled = wrap_upsample(torch.roll(cells, (1, 1), dims=(-2, -1)), (16, 24))
+    assert torch.allclose(rolled, torch.roll(wrapped, (4, 4), dims=(-2, -1)), atol=1e-5)
+
+
+def test_seamless_pixel_generator_wraps_its_bilinear_upsampling() -> None:
+    from pixforge_pixel.generator import PixelGenerator
+
+    settings = {"grid": [8, 8], "upsample": "bilinear"}
+    with seeded(0):
+        generator = build_component(PixelGenerator, settings, replace(tiny_context(32, 32), seamless=True))
+    with torch.no_grad():
+        before = generator()
+        generator.logits.copy_(torch.roll(generator.logits, 1, dims=-1))
+        after = generator()
+    assert torch.allclose(after, torch.roll(before, 4, dims=-1), atol=1e-5)

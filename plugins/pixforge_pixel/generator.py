@@ -16,6 +16,7 @@ from torch import nn
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.outputs import load_image, pil_to_tensor
+from pixforge.seamless import wrap_upsample
 from pixforge.settings import StrictModel
 from pixforge.transparency import AlphaMap
 
@@ -69,6 +70,8 @@ class PixelGenerator(Generator[PixelSettings]):
     def __init__(self, settings: PixelSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
         columns, rows = settings.grid
+        #: a tile (``--tile``): bilinear upsampling wraps around the grid's edges
+        self.seamless = context.seamless
         self.logits = nn.Parameter(torch.zeros(1, 3, rows, columns, device=context.device))
         #: --transparent: an alpha cell per colour cell, upsampled the same way
         self.alpha = (
@@ -126,6 +129,8 @@ class PixelGenerator(Generator[PixelSettings]):
         size = (self.height, self.width)
         if mode == "nearest":
             image = F.interpolate(cells, size=size, mode="nearest-exact")
+        elif self.seamless:
+            image = wrap_upsample(cells, size)
         else:
             image = F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
         return image if self.alpha is None else torch.cat([image, self.alpha()], dim=1)

@@ -119,3 +119,30 @@ def test_cli_staged_render_and_its_bad_input(tmp_path) -> None:
                        "leave out --steps and --size")):
         failed = subprocess.run([*cli, *bad, "--out", str(tmp_path / "bad")], capture_output=True, text=True)
         assert failed.returncode == 1 and words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_second_stage_then_resume_gives_identical_bytes(tmp_path) -> None:
+    import os
+    import signal
+    import time
+
+    args = ["render", "a blue star", "-q", "--seed", "6", "--stages", "32:6,48:8", "--set", "cutouts.count=4",
+            "--set", "checkpoint_every=2"]
+    cli = [sys.executable, "-m", "pixforge.cli"]
+    subprocess.run([*cli, *args, "--out", str(tmp_path / "full")], check=True, capture_output=True)
+    out = tmp_path / "cut"
+    process = subprocess.Popen([*cli, *args, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = out / "stages" / "2-48x48" / "losses.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if log.is_file() and len(log.read_text().splitlines()) - 1 >= 5:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (out / "stages" / "2-48x48" / "checkpoint.pt").is_file() and not (out / "final.png").exists()
+    done = subprocess.run([*cli, "render", "--resume", str(out), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (out / "final.png").read_bytes() == (tmp_path / "full" / "final.png").read_bytes()
+    assert read_status(out)["status"] == "completed"

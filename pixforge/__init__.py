@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "Loss": "components",
     "ModelCache": "components",
     "Observer": "components",
+    "ParamGroup": "optim",
     "Perceptor": "components",
     "PerceptorSlot": "components",
     "Pipeline": "pipeline",
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
     from .animation.frames import animate
     from .animation.stylize import stylize
     from .config import RenderConfig
+    from .optim import ParamGroup
     from .errors import ConfigError, PixforgeError, PluginError
     from .hookspecs import hookimpl
     from .pipeline import Pipeline, render

@@ -168,6 +168,7 @@ def test_palette_and_tile_keywords_become_filter_specs() -> None:
     assert [(s.name, s.settings["colors"], s.settings["sharpness"]) for s in changed.filters] == [
         ("palette", "black->white\\4", 2.0)
     ]
+    assert pipe.resolve("x", "default", wallpaper="p4m").filters[0].settings["symmetry"] == "p4m"
     with pytest.raises(ConfigError, match="filter 'tile': got 'yes'; give True, False or a mapping"):
         pipe.resolve("x", "default", tile="yes")
 

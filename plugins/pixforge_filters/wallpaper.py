@@ -83,6 +83,8 @@ class WallpaperFilter(Filter[WallpaperSettings]):
 
     Settings = WallpaperSettings
     description = "mirror, rotational or wallpaper-group symmetry (p1 p2 pm pg pmm p4 p4m), by averaging over the group"
+    #: ``render(wallpaper="p4m")`` sets the symmetry
+    shorthand = "symmetry"
 
     @classmethod
     def seamless_for(cls, settings: WallpaperSettings) -> bool:

@@ -131,7 +131,8 @@ def run_job(pipeline: Any, queue: JobQueue, job: Job, parent: int | None = None)
         if queue.cancel_requested(job.id):
             state = "cancelled"
         else:
-            queue.finish(job.id, "failed", f"the server stopped during this render: {stop}")
+            why = f": {stop}" if str(stop) else " (before its first step)"
+            queue.finish(job.id, "failed", f"the server stopped during this render{why}")
             raise
     except PixforgeError as exc:  # a diverged loss, a bad file, a setting a component refuses
         state, error = "failed", str(exc)

@@ -12,6 +12,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .optim import ParamGroup
+from .seeding import seeded
 
 
 def as_canvas(image: torch.Tensor, width: int, height: int, device: torch.device | None = None) -> torch.Tensor:
@@ -44,11 +45,8 @@ def fit_to_image(
     """
     if steps < 0:
         raise ConfigError(f"from_image steps must be 0 or more, got {steps}")
-    device = target.device
-    devices = [device.index or 0] if device.type == "cuda" else []
     loss = torch.zeros(())
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with seeded(seed, target.device):
         optimiser = torch.optim.Adam(
             [{"params": g.params, "lr": g.lr if g.lr is not None else lr} for g in groups if g.params], lr=lr
         )

@@ -73,6 +73,7 @@ PEER_FLAGS: tuple[PeerFlag, ...] = (
 )
 BY_NAME = {name: peer for peer in PEER_FLAGS for name in peer.names}
 
+
 def _is_int(text: str) -> bool:
     return text.isdigit()
 
@@ -88,20 +89,21 @@ def translate(args: list[str], takes_value: set[str]) -> list[str]:
         arg = args[i]
         if arg == "--":
             return out + args[i:]
-        name, eq, inline = arg.partition("=")
-        if arg in ("-s", "--size") and all(_is_int(v) for v in args[i + 1 : i + 3]) and i + 2 < len(args):
+        if arg in ("-s", "--size") and i + 2 < len(args) and _is_int(args[i + 1]) and _is_int(args[i + 2]):
             out += ["--size", f"{args[i + 1]}x{args[i + 2]}"]  # VQGAN-CLIP's -s W H, Pixray's --size W H
             i += 3
             continue
         if arg in ("-o", "--out") and i + 1 < len(args) and args[i + 1].lower().endswith(IMAGE_SUFFIXES):
             _output([args[i + 1]], arg)
-        peer = BY_NAME.get(name if eq and name.startswith("--") else arg)
+        name, eq, inline = arg.partition("=")
+        inline_value = bool(eq) and name.startswith("--")  # --drawer=pixel
+        peer = BY_NAME.get(name if inline_value else arg)
         if peer is not None:
-            values = [inline] if eq and name.startswith("--") else args[i + 1 : i + 1 + peer.nargs]
+            values = [inline] if inline_value else args[i + 1 : i + 1 + peer.nargs]
             if len(values) < peer.nargs:
                 raise ConfigError(f"{arg} needs a value (in pixforge: {peer.pixforge})")
             out += peer.read(values)
-            i += 1 + (0 if eq and name.startswith("--") else peer.nargs)
+            i += 1 if inline_value else 1 + peer.nargs
             continue
         out.append(arg)
         if arg in takes_value and i + 1 < len(args):

@@ -171,6 +171,10 @@ def test_bad_requests_get_a_4xx_with_one_clear_line(server) -> None:
         assert "Traceback" not in message and "\n" not in message
     assert server.call("POST", "/api/renders", data=b"{not json", headers={"Content-Type": "application/json"}).status == 422
     assert server.call("GET", "/api/renders/nope").json() == {"error": "no render 'nope'"}
+    cross = server.call("POST", "/api/renders", {"prompt": "x"}, headers={"Origin": "http://evil.example"})
+    assert cross.status == 403 and "cross-site" in cross.json()["error"]
+    own = server.call("POST", "/api/renders", {"prompt": "x", "steps": 0}, headers={"Origin": server.url})
+    assert own.status == 422  # its own page's origin passes the guard
     assert server.call("GET", "/api/runs/../../etc").status == 404
     assert server.call("GET", "/api/files/inputs/../../../etc/hostname").status == 404
     assert server.call("GET", "/api/files/elsewhere/x.png").status == 404
@@ -259,6 +263,8 @@ def test_after_a_restart_queued_jobs_still_run(tmp_path) -> None:
     runs = tmp_path / "runs"
     first = Server(runs, workers=1).wait_ready()
     try:
+        assert first.call("GET", "/api/runs", headers={"Host": "evil.example:80"}).status == 403  # no token: own names only
+        assert first.call("GET", "/api/runs", headers={"Host": f"localhost:{first.port}"}).status == 200
         running = first.render("a pink ring", seed=0, steps=LONG)
         queued = first.render("a red circle", seed=0, steps=3)
         first.wait(running["id"], lambda job: job["step"] >= 1)

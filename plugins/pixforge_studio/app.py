@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +25,7 @@ from pixforge.errors import PixforgeError
 
 from .queue import JobQueue
 from .runs import Thumbnails
-from .security import MAX_UPLOAD_BYTES, RequestError, Roots, bearer, token_matches
+from .security import LOCAL_HOSTS, MAX_UPLOAD_BYTES, RequestError, Roots, bearer, token_matches
 
 STATIC = Path(__file__).parent / "static"
 #: the largest request body other than an upload
@@ -43,6 +43,8 @@ class StudioConfig:
     workers: int = 1
     threads: int = 1
     token: str | None = None
+    #: the address it listens on (requests naming another host are refused when there is no token)
+    host: str = "127.0.0.1"
 
 
 @dataclass
@@ -68,11 +70,15 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 class Guard:
-    """ASGI middleware: the token on /api/ when one is set, and body size limits before anything is read."""
+    """ASGI middleware, before anything is read: the token on /api/ when one is set; without one, only
+    requests addressed to this machine's own names (a web page on another site that makes its name point at
+    127.0.0.1, "DNS rebinding", is refused); no cross-site POST or DELETE (another site's page cannot queue
+    renders or upload); body size limits."""
 
-    def __init__(self, app: Any, token: str | None) -> None:
+    def __init__(self, app: Any, token: str | None, host: str = "127.0.0.1") -> None:
         self.app = app
         self.token = token
+        self.hosts = set(LOCAL_HOSTS) | {host}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -87,6 +93,12 @@ class Guard:
         await self.app(scope, receive, send)
 
     def check(self, path: str, method: str, headers: dict[str, str], query: str) -> JSONResponse | None:
+        host = headers.get("host", "")
+        if not self.token and _hostname(host) not in self.hosts:
+            return error(403, f"requests must be addressed to this machine (127.0.0.1 or localhost), not '{host}'")
+        origin = headers.get("origin")
+        if method not in ("GET", "HEAD", "OPTIONS") and origin and urlsplit(origin).netloc != host:
+            return error(403, f"cross-site request from '{origin}' refused: use the studio's own page")
         if self.token and path.startswith("/api/"):
             given = bearer(headers.get("authorization")) or (parse_qs(query).get("token") or [None])[0]
             if not token_matches(given, self.token):
@@ -106,6 +118,13 @@ class Guard:
                 if int(length) > limit:
                     return error(413, f"request body of {int(length):,} bytes is over the limit of {limit:,}")
         return None
+
+
+def _hostname(host: str) -> str:
+    """The name in a Host header, without its port (``[::1]:7860`` → ``::1``)."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -186,5 +205,5 @@ def create_app(config: StudioConfig, start_workers: bool = True) -> FastAPI:
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
-    app.add_middleware(Guard, token=config.token)
+    app.add_middleware(Guard, token=config.token, host=config.host)
     return app

@@ -65,7 +65,7 @@ def run_server(
     from .app import StudioConfig, create_app, server_lock
 
     torch.set_num_threads(threads)  # the server's own torch work: embedding search queries
-    app = create_app(StudioConfig(runs=runs, inputs=inputs, workers=workers, threads=threads, token=token))
+    app = create_app(StudioConfig(runs=runs, inputs=inputs, workers=workers, threads=threads, token=token, host=host))
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"pixforge studio: http://{shown}:{port}/  (runs folder {printable(runs.resolve())}, "

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import augment, world
+from . import augment, colour_cells, world
 from .evaluate import held_out, zero_shot_accuracy
 from .tiny_clip import WEIGHTS_DIR, WordTokenizer, build_model, default_tokenizer, normalise, save_weights
 from .training import time_box_parser
@@ -56,6 +56,9 @@ class TrainSettings:
     groups: int = 16
     nonsense: int = 12
     crop_p: float = 0.5
+    #: share of scenes repainted with colours anywhere in their named colours' nearest-colour cells
+    #: (``colour_cells``), so off-world colours are named by their nearest world colour
+    off_palette_p: float = 0.0
     filler_p: float = 0.1
     lr: float = 1e-3
     weight_decay: float = 0.05
@@ -111,6 +114,7 @@ def make_batch(
     """One grouped batch: rendered, augmented, captioned, with its positive and ignore masks."""
     scenes = [scene for _ in range(settings.groups) for scene in group_scenes(world.sample_scene(rnd), rnd)]
     clean, alpha = world.render_batch_with_alpha(scenes, size, gen)
+    clean = colour_cells.recolour(clean, alpha, scenes, gen, settings.off_palette_p)
     views, cropped = augment.augment(clean, alpha, gen, crop_p=settings.crop_p)
     junk = augment.nonsense_images(settings.nonsense, size, gen)
 

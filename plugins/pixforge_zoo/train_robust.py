@@ -62,6 +62,8 @@ class RobustSettings:
     groups: int = 12
     nonsense: int = 8
     crop_p: float = 0.5
+    #: share of scenes repainted inside their colours' nearest-colour cells (``colour_cells``)
+    off_palette_p: float = 0.0
     lr: float = 3e-4
     weight_decay: float = 0.0
     eval_every_s: float = 240.0
@@ -151,7 +153,8 @@ def train_robust_clip(
     optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=settings.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     rnd = random.Random(seed)
-    batch_settings = TrainSettings(groups=settings.groups, nonsense=settings.nonsense, crop_p=settings.crop_p)
+    batch_settings = TrainSettings(groups=settings.groups, nonsense=settings.nonsense, crop_p=settings.crop_p,
+                                   off_palette_p=settings.off_palette_p)
     eval_images, eval_scenes = held_out(settings.eval_images, seed + EVAL_SEED_OFFSET, size)
     scale = model.logit_scale.exp().detach()
     log(f"tiny-clip-robust: {sum(p.numel() for p in params) / 1e6:.2f} M trainable, "
@@ -234,12 +237,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attack-steps", type=int, default=3)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--off-palette", type=float, default=0.0,
+                        help="share of scenes repainted anywhere in their colours' nearest-colour cells")
+    parser.add_argument("--start-from", type=Path, default=None,
+                        help="weights folder to fine-tune (default: the shipped clean tiny CLIP)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     train_robust_clip(
         minutes=args.minutes, seed=args.seed, out=args.out, max_steps=args.max_steps, recipe=args.recipe,
         norm=args.norm, epsilon=args.epsilon, attack_steps=args.attack_steps, lr=args.lr, threads=args.threads,
-        log=lambda s: print(s, flush=True),
+        off_palette_p=args.off_palette, start_from=args.start_from, log=lambda s: print(s, flush=True),
     )
 
 

@@ -24,7 +24,8 @@ def test_samples_lie_in_their_colours_cells_and_are_not_the_colours_themselves()
 def test_recolour_keeps_the_shape_and_the_names_the_judge_reads():
     scenes = [world.Scene("circle", "purple", "cyan", "large", "centre"), world.Scene("star", "red", "white", "large", "centre")]
     images, alpha = world.render_batch_with_alpha(scenes, 64)
-    painted = colour_cells.recolour(images, alpha, scenes, torch.Generator().manual_seed(1), p=1.0)
+    painted, repainted = colour_cells.recolour(images, alpha, scenes, torch.Generator().manual_seed(1), p=1.0)
+    assert repainted.all()
     assert not torch.equal(painted, images)
     for image, scene, a in zip(painted, scenes, alpha):
         names, labels = colour_labels(image)
@@ -41,3 +42,5 @@ def test_recolouring_is_seeded_and_off_by_default():
     again = make_batch(torch.Generator().manual_seed(0), random.Random(0), default_tokenizer(), painted)
     assert torch.equal(first.images, again.images)
     assert not torch.equal(first.images, plain.images)
+    assert first.repainted.any() and not plain.repainted.any()
+    assert len(first.repainted) == len(first.images)

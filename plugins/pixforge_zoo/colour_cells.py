@@ -44,17 +44,19 @@ def sample_in_cells(names: Sequence[str], gen: torch.Generator) -> torch.Tensor:
 
 def recolour(
     images: torch.Tensor, alpha: torch.Tensor, scenes: Sequence[world.Scene], gen: torch.Generator, p: float
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Repaint a share ``p`` of the rendered scenes with colours drawn inside their named colours' cells.
 
     ``alpha`` is the shape's coverage from ``world.render_batch_with_alpha``; the repainted images keep the
-    shape and its edge and get the same faint pixel noise the world adds.
+    shape and its edge and get the same faint pixel noise the world adds. Returns the images and a ``[N]``
+    bool mask of the repainted ones (a FARE term must not hold those to an old model's embedding).
     """
+    repainted = torch.zeros(len(scenes), dtype=torch.bool)
     if p <= 0 or not len(scenes):
-        return images
+        return images, repainted
     chosen = (torch.rand(len(scenes), generator=gen) < p).nonzero().flatten()
     if not len(chosen):
-        return images
+        return images, repainted
     picked = [scenes[i] for i in chosen.tolist()]
     fg = sample_in_cells([s.color for s in picked], gen)[:, :, None, None]
     bg = sample_in_cells([s.background for s in picked], gen)[:, :, None, None]
@@ -64,4 +66,5 @@ def recolour(
     painted = (painted + sigma * torch.randn(painted.shape, generator=gen)).clamp(0, 1)
     out = images.clone()
     out[chosen] = painted
-    return out
+    repainted[chosen] = True
+    return out, repainted

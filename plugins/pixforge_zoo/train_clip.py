@@ -77,6 +77,8 @@ class Batch:
     ignore: torch.Tensor  # [Bi, Bt] bool: unknowable (size/position captions of a cropped view)
     image_labels: torch.Tensor  # [Bi, 3] shape, colour, background indices (-1 for nonsense images)
     text_labels: torch.Tensor  # [Bt, 3] the same for what each caption names (-1: not named)
+    #: [Bi] bool: repainted inside its colours' cells (``TrainSettings.off_palette_p``)
+    repainted: torch.Tensor | None = None
 
 
 # ------------------------------------------------------------------------------------------------ batches
@@ -114,7 +116,7 @@ def make_batch(
     """One grouped batch: rendered, augmented, captioned, with its positive and ignore masks."""
     scenes = [scene for _ in range(settings.groups) for scene in group_scenes(world.sample_scene(rnd), rnd)]
     clean, alpha = world.render_batch_with_alpha(scenes, size, gen)
-    clean = colour_cells.recolour(clean, alpha, scenes, gen, settings.off_palette_p)
+    clean, repainted = colour_cells.recolour(clean, alpha, scenes, gen, settings.off_palette_p)
     views, cropped = augment.augment(clean, alpha, gen, crop_p=settings.crop_p)
     junk = augment.nonsense_images(settings.nonsense, size, gen)
 
@@ -146,6 +148,7 @@ def make_batch(
         ignore=torch.cat([ignore, pad]),
         image_labels=torch.cat([image_codes[:, 0, :3], torch.full((len(junk), 3), -1)]),
         text_labels=caption_codes[0, :, :3],
+        repainted=torch.cat([repainted, torch.zeros(len(junk), dtype=torch.bool)]),
     )
 
 

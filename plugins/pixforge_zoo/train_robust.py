@@ -182,9 +182,12 @@ def train_robust_clip(
         def contrastive(features: torch.Tensor) -> torch.Tensor:
             return multi_positive_loss(F.normalize(features, dim=-1), text, scale, batch.positive, batch.ignore)
 
+        # repainted scenes are to move to their names, not stay where the reference put them
+        held = ~batch.repainted if batch.repainted is not None else torch.ones(len(batch.images), dtype=torch.bool)
+
         def fare(features: torch.Tensor) -> torch.Tensor:
             # relative to the clean embeddings' size, so the two recipes' terms are on one scale
-            return (features - target).pow(2).sum(1).mean() / target_power
+            return (features - target)[held].pow(2).sum(1).mean() / target_power
 
         def objective(features: torch.Tensor) -> torch.Tensor:
             if settings.recipe == "tecoa":

@@ -69,6 +69,12 @@ def run_process(*args: str, timeout: float = 120, file_limit: int | None = None,
     return Ran(done.returncode, done.stdout, done.stderr)
 
 
+def answers_ctrl_c() -> None:
+    """``preexec_fn`` for a child the test stops with SIGINT: a suite started in the background (``cmd &``)
+    inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt, so the child would run on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def png_claiming(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims ``width``×``height`` but holds almost nothing: a decompression bomb's shape."""
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from pixforge.cli import app
 from pixforge.outputs import SETTINGS_KEY
 
+from faultkit import answers_ctrl_c
+
 runner = CliRunner()
 TINY = ["--steps", "3", "--size", "32", "--set", "cutouts.count=4", "--seed", "0", "-q"]
 
@@ -136,13 +138,16 @@ def test_ctrl_c_keeps_the_current_image_and_settings(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "pixforge.cli", "render", "a cat", "--steps", "100000", "--size", "32",
          "--set", "cutouts.count=4", "--seed", "0", "-q", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=answers_ctrl_c,
     )
     deadline = time.time() + 120
     while not (out / "losses.csv").is_file() and time.time() < deadline:  # wait until steps are running
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()  # never leave a 100000-step render running
     assert process.returncode == 130, stderr
     assert "interrupted at step" in stderr and "Traceback" not in stderr
     assert (out / "final.png").is_file() and (out / "settings.yaml").is_file()

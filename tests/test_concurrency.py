@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from faultkit import TINY, run_main
+from faultkit import TINY, answers_ctrl_c, run_main
 from pixforge import Pipeline
 from pixforge.errors import ConfigError
 from pixforge.locks import run_folder_lock
@@ -41,7 +41,7 @@ def test_two_processes_into_one_out_never_mix(tmp_path: Path) -> None:
             "cutouts.count=2", "-q", "--out", str(run)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = subprocess.Popen([*args, "--seed", "1", "--steps", "100000"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+                             stderr=subprocess.PIPE, text=True, env=env, preexec_fn=answers_ctrl_c)
     try:
         while not (run / "losses.csv").exists() and first.poll() is None:
             time.sleep(0.05)
@@ -49,7 +49,10 @@ def test_two_processes_into_one_out_never_mix(tmp_path: Path) -> None:
                                 timeout=300)
     finally:
         first.send_signal(signal.SIGINT)  # Ctrl-C: the first render keeps its image and settings
-        first.communicate(timeout=300)
+        try:
+            first.communicate(timeout=300)
+        finally:
+            first.kill()  # never leave a 100000-step render running
     assert first.returncode == 130
     assert second.returncode == 1 and "in use by another pixforge process" in second.stderr, second.stderr
     assert "Traceback" not in second.stderr

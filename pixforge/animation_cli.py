@@ -51,7 +51,7 @@ def animate(
     transition: Annotated[Optional[int], typer.Option(help="Frames over which scenes 'A || B' crossfade.")] = None,
     infill: Annotated[Optional[str], typer.Option(help="What fills uncovered canvas: wrap, mirror, smear or black.")] = None,
     fps: Annotated[Optional[int], typer.Option(help="Frames per second of the video.")] = None,
-    video: Annotated[Optional[bool], typer.Option("--video/--no-video", help="Write video.mp4 (on by default).")] = None,
+    video: Annotated[Optional[bool], flag("--video/--no-video", help="Write video.mp4 (on by default).")] = None,
     gif: Annotated[bool, flag("--gif", help="Also write video.gif.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue a killed animation from its run folder.")] = None,
     preset: Annotated[str, typer.Option("--preset", "-p", help="Preset name or YAML file.")] = "default",

@@ -248,13 +248,14 @@ def _read_peer_flags(args: list[str]) -> list[str]:
     """``pixforge render`` given Pixray's or VQGAN-CLIP's flags: read as pixforge's (``pixforge.peer_flags``)."""
     if not args or args[0] != "render":
         return args
-    import click
-
     from .peer_flags import translate
 
-    command = typer.main.get_command(app).commands["render"]  # type: ignore[attr-defined]
+    command = getattr(typer.main.get_command(app), "commands", {})["render"]
     takes_value = {
-        name for param in command.params if isinstance(param, click.Option) and not param.is_flag for name in param.opts
+        name
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+        for name in param.opts
     }
     return ["render", *translate(args[1:], takes_value)]
 

@@ -251,6 +251,14 @@ def test_every_peer_flag_is_in_the_readme_table():
             assert f"`{name}" in readme, f"README's Pixray / VQGAN-CLIP table lacks {name}"
 
 
+def test_the_readme_lists_every_shipped_preset():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| preset | what it is |"):]
+    table = table[: table.index("\n\n")]
+    missing = [p.stem for p in sorted((ROOT / "presets").glob("*.yaml")) if f"| `{p.stem}` |" not in table]
+    assert not missing, f"add these presets to the README's preset table (python bench/presets.py --markdown): {missing}"
+
+
 def test_a_vqgan_clip_command_line_renders(capsys, monkeypatch, tmp_path):
     run = tmp_path / "run"
     ran = run_main(
@@ -273,22 +281,32 @@ def test_flags_are_shown_as_flags(capsys, monkeypatch):
 
 def test_no_command_shows_a_flag_as_bool():
     """Every on/off option of every command, plugins' included, is made with ``pixforge.options.flag``."""
-    import click
     import typer
 
     from pixforge import cli
 
     cli._add_plugin_commands()
+    seen: list[str] = []
 
-    def walk(command: click.Command, path: str):
+    def walk(command, path: str):
         for param in command.params:
-            if isinstance(param, click.Option) and param.is_flag and param.name != "help" and param.metavar != "":
-                yield f"{path} {param.opts[0]}"
+            if param.param_type_name == "option" and getattr(param, "is_flag", False) and param.name != "help":
+                seen.append(param.opts[0])
+                if param.metavar != "":
+                    yield f"{path} {param.opts[0]}"
         for name, sub in getattr(command, "commands", {}).items():
             yield from walk(sub, f"{path} {name}")
 
     bad = sorted(set(walk(typer.main.get_command(cli.app), "pixforge")))
+    assert {"--video", "--keep-checkpoint", "--json", "--quiet"} <= set(seen)
     assert not bad, f"use pixforge.options.flag for these on/off options: {bad}"
+
+
+def test_render_options_that_take_a_value_are_known_to_the_peer_reader(capsys, monkeypatch):
+    """What follows ``--set`` (say) is its value even when it looks like a peer's flag."""
+    from pixforge import cli
+
+    assert cli._read_peer_flags(["render", "a", "--set", "-i", "-i", "3"]) == ["render", "a", "--set", "-i", "--steps", "3"]
 
 
 def test_a_finished_render_leaves_no_checkpoint_unless_asked(capsys, monkeypatch, tmp_path):

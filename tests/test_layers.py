@@ -36,7 +36,7 @@ FLOORS: list[list[str]] = [
     # the plugin manager and best-of-N scoring
     ["plugins", "candidates"],
     # resolution against the registry, and the contract tests for plugin authors
-    ["resolve", "testing.dummies", "testing.contracts", "testing"],
+    ["resolve", "testing.dummies", "testing.base", "testing.generators", "testing.contracts", "testing"],
     ["pipeline", "staging"],
     # animations: frame by frame over the pipeline
     ["animation.frames", "animation.stylize"],

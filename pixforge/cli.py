@@ -238,7 +238,9 @@ def _add_plugin_commands() -> Manager | None:
 
     try:
         manager = make_manager()
-    except PixforgeError:
+    except PixforgeError as exc:
+        # said now, or a plugin's command (``serve``) would only be "No such command"
+        warn(f"{exc}; commands that plugins add are missing")
         return None
     manager.hook.register_commands(cli=app)
     return manager

@@ -163,3 +163,16 @@ def test_a_name_two_plugins_register_names_both(plugin, what):
     message = f"{what} 'same' is registered twice: by plugin 'first-plugin' and by plugin 'second-plugin'"
     with pytest.raises(PluginError, match=message):
         build_registry(manager)
+
+
+def test_a_plugin_that_fails_to_load_is_named_before_its_commands_go_missing(monkeypatch, capsys):
+    from pixforge import cli
+    from pixforge import plugins as plugins_module
+
+    def broken():
+        raise PluginError("plugin 'studio' from package 'pixforge' failed to load: boom")
+
+    monkeypatch.setattr(plugins_module, "make_manager", broken)
+    assert cli._add_plugin_commands() is None
+    err = capsys.readouterr().err
+    assert err.startswith("pixforge: warning: plugin 'studio'") and "commands that plugins add are missing" in err

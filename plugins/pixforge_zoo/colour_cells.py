@@ -27,7 +27,7 @@ def palette() -> torch.Tensor:
 
 
 def nearest(colours: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest world colour (squared RGB distance, as ``judge.colour_labels``) of each ``[..., 3]``."""
+    """Index of the nearest world colour (squared RGB distance) of each ``[..., 3]``: how the judge labels pixels."""
     return ((colours[..., None, :] - palette()) ** 2).sum(-1).argmin(-1)
 
 

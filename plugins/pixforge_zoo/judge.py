@@ -26,19 +26,12 @@ class ColourVerdict:
     shape_share: float
 
 
-def _palette() -> tuple[list[str], torch.Tensor]:
-    from .world import COLORS
-
-    names = list(COLORS)
-    return names, torch.tensor([COLORS[n] for n in names], dtype=torch.float32) / 255.0
-
-
 def colour_labels(image: torch.Tensor) -> tuple[list[str], torch.Tensor]:
     """Names of the world colours and each pixel's nearest one, as an ``[H, W]`` index map of a ``[3, H, W]`` image."""
-    names, palette = _palette()
-    _, height, width = image.shape
-    pixels = image.permute(1, 2, 0).reshape(-1, 1, 3)
-    return names, ((pixels - palette.view(1, -1, 3)) ** 2).sum(-1).argmin(-1).view(height, width)
+    from .colour_cells import nearest
+    from .world import COLORS
+
+    return list(COLORS), nearest(image.permute(1, 2, 0))
 
 
 def colour_check(image: torch.Tensor, shape_colour: str, background: str, band: float = 0.125,

@@ -78,7 +78,7 @@ class Batch:
     image_labels: torch.Tensor  # [Bi, 3] shape, colour, background indices (-1 for nonsense images)
     text_labels: torch.Tensor  # [Bt, 3] the same for what each caption names (-1: not named)
     #: [Bi] bool: repainted inside its colours' cells (``TrainSettings.off_palette_p``)
-    repainted: torch.Tensor | None = None
+    repainted: torch.Tensor
 
 
 # ------------------------------------------------------------------------------------------------ batches

@@ -183,7 +183,7 @@ def train_robust_clip(
             return multi_positive_loss(F.normalize(features, dim=-1), text, scale, batch.positive, batch.ignore)
 
         # repainted scenes are to move to their names, not stay where the reference put them
-        held = ~batch.repainted if batch.repainted is not None else torch.ones(len(batch.images), dtype=torch.bool)
+        held = ~batch.repainted
 
         def fare(features: torch.Tensor) -> torch.Tensor:
             # relative to the clean embeddings' size, so the two recipes' terms are on one scale

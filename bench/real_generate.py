@@ -32,11 +32,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROMPT = "a red circle on a blue background"
-F16_16384 = {
-    "double_z": False, "z_channels": 256, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
-    "ch_mult": [1, 1, 2, 2, 4], "num_res_blocks": 2, "attn_resolutions": [16], "dropout": 0.0,
-}
+sys.path.insert(0, str(HERE))
+from vs_reference import F16_16384, PROMPT  # noqa: E402  (its top imports only the standard library)
 
 
 def model_files(folder: Path) -> tuple[Path, Path, Path]:
@@ -103,10 +100,9 @@ def run_generate(args: argparse.Namespace, files: tuple[Path, Path, Path]) -> li
     shim = Path(tempfile.mkdtemp(prefix="generate-shim-"))
     (shim / "CLIP").mkdir()
     (shim / "CLIP" / "__init__.py").write_text("")
-    import importlib.util
+    from reference_loop import clip_package_dir
 
-    clip_dir = Path(next(iter(importlib.util.find_spec("clip").submodule_search_locations)))
-    (shim / "CLIP" / "clip").symlink_to(clip_dir)
+    (shim / "CLIP" / "clip").symlink_to(clip_package_dir())
     sys.path.insert(0, str(shim))
     os.chdir(shim)
     ends = step_ends()
@@ -124,8 +120,7 @@ def run_reference(args: argparse.Namespace, files: tuple[Path, Path, Path]) -> l
     from omegaconf import OmegaConf
     from taming.models import vqgan
 
-    sys.path.insert(0, str(HERE))
-    from reference_loop import ReferenceLoop, openai_clip
+    from reference_loop import OPENAI_MEAN, OPENAI_STD, ReferenceLoop, openai_clip
 
     config, ckpt, clip_file = files
     conf = OmegaConf.load(config)
@@ -134,9 +129,8 @@ def run_reference(args: argparse.Namespace, files: tuple[Path, Path, Path]) -> l
     del vq.loss
     clip = openai_clip(torch.load(clip_file, map_location="cpu"))
     tokenizer = open_clip.get_tokenizer("ViT-B-32-quickgelu")
-    mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
     torch.manual_seed(0)
-    loop = ReferenceLoop(vq, clip, tokenizer, mean, std, clip.visual.input_resolution, args.size, args.size,
+    loop = ReferenceLoop(vq, clip, tokenizer, OPENAI_MEAN, OPENAI_STD, clip.visual.input_resolution, args.size, args.size,
                          args.cuts, PROMPT)
     ends = step_ends()
     for _ in range(args.steps):

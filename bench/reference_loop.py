@@ -42,16 +42,26 @@ from torchvision.transforms import functional as TF
 from tqdm import tqdm
 
 
+#: the normalisation generate.py gives OpenAI's CLIP (torchvision's Normalize)
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def clip_package_dir() -> Path:
+    """The folder of the installed ``clip`` package (OpenAI's CLIP code, installed as clip-anytorch)."""
+    spec = importlib.util.find_spec("clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("bench: the reference needs OpenAI's CLIP code: pip install clip-anytorch")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def openai_clip_module():
     """``clip/model.py`` from the installed ``clip`` package (clip-anytorch), loaded alone.
 
     The package's ``__init__`` imports ``pkg_resources``, which setuptools ≥ 81 no longer ships; the model
     code needs only torch and numpy.
     """
-    spec = importlib.util.find_spec("clip")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("bench: the reference needs OpenAI's CLIP code: pip install clip-anytorch")
-    path = Path(next(iter(spec.submodule_search_locations)), "model.py")
+    path = clip_package_dir() / "model.py"
     module_spec = importlib.util.spec_from_file_location("openai_clip_model", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

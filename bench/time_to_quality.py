@@ -31,9 +31,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-TINY_VQ = (ROOT / "plugins/pixforge_vqgan/configs/tiny-vqgan.yaml", ROOT / "plugins/pixforge_vqgan/weights/tiny-vqgan.safetensors")
+from vs_reference import TINY_VQ, reference_vq  # noqa: E402
 
 
 @dataclass
@@ -65,16 +64,10 @@ def judge(image: torch.Tensor, prompt) -> bool:
 
 
 def reference_models():
-    from pixforge_vqgan.model import VQAutoencoder  # taming's modules under VQModel's names
-    from pixforge_vqgan.spec import parse_spec, read_config
     from pixforge_zoo import load_shipped_robust_clip
-    from safetensors.torch import load_file
 
-    with torch.random.fork_rng(devices=[]):
-        vq = VQAutoencoder(parse_spec(read_config(str(TINY_VQ[0]))))
-    vq.load_state_dict(load_file(str(TINY_VQ[1])), strict=False)
     clip, tokenizer, mean, std, size = load_shipped_robust_clip("cpu")
-    return vq, clip, tokenizer, mean, std, int(size)
+    return reference_vq(*TINY_VQ), clip, tokenizer, mean, std, int(size)
 
 
 def run_reference(prompt, seed: int, args: argparse.Namespace, models) -> Curve:

@@ -132,25 +132,36 @@ def random_vq_files(folder: Path) -> tuple[Path, Path]:
     return config, weights
 
 
-def reference_models(job: Job):
-    """The reference's models, built from the same files and seeds as pixforge's, without pixforge's code paths."""
+def reference_vq(config: str | Path, checkpoint: str | Path):
+    """A VQGAN from a published-layout yaml and its weights, built without shifting the random stream.
+
+    pixforge's VQAutoencoder holds taming's Encoder, Decoder and VectorQuantizer2, nothing more.
+    """
     import torch
     from safetensors.torch import load_file
 
     sys.path.insert(0, str(ROOT / "plugins"))
-    from pixforge_vqgan.model import VQAutoencoder  # taming's Encoder/Decoder/VectorQuantizer2, nothing more
+    from pixforge_vqgan.model import VQAutoencoder
     from pixforge_vqgan.spec import parse_spec, read_config
 
     with torch.random.fork_rng(devices=[]):
-        vq = VQAutoencoder(parse_spec(read_config(job.vq_config)))
-    vq.load_state_dict(load_file(job.vq_checkpoint), strict=False)
+        vq = VQAutoencoder(parse_spec(read_config(str(config))))
+    vq.load_state_dict(load_file(str(checkpoint)), strict=False)
+    return vq
+
+
+def reference_models(job: Job):
+    """The reference's models, built from the same files and seeds as pixforge's, without pixforge's code paths."""
+    import torch
+
+    vq = reference_vq(job.vq_config, job.vq_checkpoint)
     if job.case.clip == "pixforge-tiny-clip":
         from pixforge_zoo import load_shipped_tiny_clip
 
         clip, tokenizer, mean, std, size = load_shipped_tiny_clip("cpu")
     else:
         import open_clip
-        from reference_loop import openai_clip
+        from reference_loop import OPENAI_MEAN, OPENAI_STD, openai_clip
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # as pixforge_clip's loader: the same random weights
@@ -158,7 +169,7 @@ def reference_models(job: Job):
         # generate.py's clip.load: OpenAI's module code, float16 on a GPU, float32 on a CPU
         clip = openai_clip(weights, fp16=job.device.startswith("cuda"))
         tokenizer = open_clip.get_tokenizer(job.case.clip)  # OpenAI's BPE and context length, as clip.tokenize
-        mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+        mean, std = OPENAI_MEAN, OPENAI_STD
         size = clip.visual.input_resolution
     return vq, clip, tokenizer, mean, std, int(size)
 

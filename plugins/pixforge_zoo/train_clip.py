@@ -79,6 +79,9 @@ class Batch:
     text_labels: torch.Tensor  # [Bt, 3] the same for what each caption names (-1: not named)
     #: [Bi] bool: repainted inside its colours' cells (``TrainSettings.off_palette_p``)
     repainted: torch.Tensor
+    #: [Bi, Bt] bool: captions an image is known not to show and is pushed away from (the robust
+    #: trainer's mined renders, ``guided_negatives``); None: none
+    negative: torch.Tensor | None = None
 
 
 # ------------------------------------------------------------------------------------------------ batches

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .evaluate import held_out, zero_shot_accuracy
+from .guided_negatives import MiningSettings, guided_renders, judged, mining_prompts, unlikelihood, with_mined
 from .tiny_clip import ROBUST_MODEL_NAME, ROBUST_WEIGHTS_DIR, WEIGHTS_DIR, load_tiny_clip, normalise, save_weights
 from .train_clip import EVAL_SEED_OFFSET, TrainSettings, make_batch, multi_positive_loss
 from .training import learning_rate, time_box_parser
@@ -64,6 +65,12 @@ class RobustSettings:
     crop_p: float = 0.5
     #: share of scenes repainted inside their colours' nearest-colour cells (``colour_cells``)
     off_palette_p: float = 0.0
+    #: prompts per round of the model's own guided renders added as judged hard negatives (0: off;
+    #: ``guided_negatives``), a new round every ``mine_every`` steps
+    mine_prompts: int = 0
+    mine_every: int = 6
+    mine_steps: int = 80
+    unlikelihood_weight: float = 1.0
     lr: float = 3e-4
     weight_decay: float = 0.0
     eval_every_s: float = 240.0
@@ -166,6 +173,8 @@ def train_robust_clip(
     budget = settings.minutes * 60
     start = last_eval = last_log = time.monotonic()
     step, seen, history, window = 0, 0, [], []
+    mining = MiningSettings(prompts=settings.mine_prompts, steps=settings.mine_steps)
+    mined, mined_passed = None, []
     while True:
         elapsed = time.monotonic() - start
         if (settings.max_steps is not None and step >= settings.max_steps) or (settings.max_steps is None and elapsed >= budget):
@@ -174,13 +183,24 @@ def train_robust_clip(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(settings.lr, progress, warmup=0.05)
         batch = make_batch(gen, rnd, tokenizer, batch_settings, size)
+        if settings.mine_prompts and step % settings.mine_every == 0:
+            prompts = mining_prompts(rnd, settings.mine_prompts)
+            renders = guided_renders(model, tokenizer, mean, std, prompts, gen, mining, size)
+            mined = (renders, prompts, judged(renders, prompts))
+            mined_passed.append(float(mined[2].float().mean()))
+        if mined is not None:
+            batch = with_mined(batch, tokenizer, *mined, rnd, gen)
         with torch.no_grad():
             text = F.normalize(model.encode_text(batch.tokens), dim=-1)
             target = encode(reference, batch.images)
             target_power = target.pow(2).sum(1).mean()
 
         def contrastive(features: torch.Tensor) -> torch.Tensor:
-            return multi_positive_loss(F.normalize(features, dim=-1), text, scale, batch.positive, batch.ignore)
+            unit = F.normalize(features, dim=-1)
+            loss = multi_positive_loss(unit, text, scale, batch.positive, batch.ignore)
+            if batch.negative is not None:
+                loss = loss + settings.unlikelihood_weight * unlikelihood(unit, text, scale, batch.negative)
+            return loss
 
         # repainted scenes are to move to their names, not stay where the reference put them
         held = ~batch.repainted
@@ -209,9 +229,11 @@ def train_robust_clip(
         window.append(loss.item())
         now = time.monotonic()
         if now - last_log >= 30 or step == 1:
+            renders_passed = f"  own renders pass {sum(mined_passed) / len(mined_passed):.0%}" if mined_passed else ""
             log(f"step {step:5d}  {now - start:6.0f}s  {seen / (now - start):5.0f} img/s  "
-                f"adversarial loss {sum(window) / len(window):.3f}  lr {optimizer.param_groups[0]['lr']:.2e}")
-            last_log, window = now, []
+                f"adversarial loss {sum(window) / len(window):.3f}  lr {optimizer.param_groups[0]['lr']:.2e}"
+                + renders_passed)
+            last_log, window, mined_passed = now, [], []
         if now - last_eval >= settings.eval_every_s:
             accuracy = zero_shot_accuracy(model, tokenizer, eval_images, eval_scenes, mean, std)
             history.append({"step": step, "seconds": round(now - start), **accuracy})
@@ -242,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--off-palette", type=float, default=0.0,
                         help="share of scenes repainted anywhere in their colours' nearest-colour cells")
+    parser.add_argument("--mine", type=int, default=0,
+                        help="prompts per round of the model's own guided renders used as judged hard negatives")
+    parser.add_argument("--mine-every", type=int, default=6, help="training steps between mining rounds")
     parser.add_argument("--start-from", type=Path, default=None,
                         help="weights folder to fine-tune (default: the shipped clean tiny CLIP)")
     args = parser.parse_args(argv)
@@ -249,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     train_robust_clip(
         minutes=args.minutes, seed=args.seed, out=args.out, max_steps=args.max_steps, recipe=args.recipe,
         norm=args.norm, epsilon=args.epsilon, attack_steps=args.attack_steps, lr=args.lr, threads=args.threads,
-        off_palette_p=args.off_palette, start_from=args.start_from, log=lambda s: print(s, flush=True),
+        off_palette_p=args.off_palette, mine_prompts=args.mine, mine_every=args.mine_every, start_from=args.start_from, log=lambda s: print(s, flush=True),
     )
 
 

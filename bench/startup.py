@@ -5,6 +5,8 @@ Warm: one untimed run of each first (files in the page cache), then the median o
 first step's time is split into stages read in the render's own process: Python and imports, the
 registry (plugins, which imports torch), building the components (models loaded), and the first step.
 Threads are set through OMP_NUM_THREADS, so torch is not imported before pixforge imports it.
+The floor is what a bare process pays for torch's import and its first optimiser (which imports
+torch._dynamo), so what pixforge adds on top can be read off.
 Usage: python bench/startup.py [--repeat 5] [--threads 1] [--preset default]
 Prints a table; nothing is asserted.
 """
@@ -83,6 +85,25 @@ def first_step(preset: str, threads: int, env: dict[str, str]) -> dict:
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("MARKS ")][-1]
     return json.loads(line[len("MARKS "):])
 
+#: the floor any torch render pays before its first step: torch's import, then the first optimiser, whose
+#: constructor imports torch._dynamo (torch.optim wraps its methods in torch._disable_dynamo, which imports
+#: dynamo on first call); printed so the time pixforge itself adds can be read off
+FLOOR = r"""
+import json, sys, time
+started = float(sys.argv[1])
+import torch
+marks = {"torch imported": time.time() - started}
+torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+marks["an optimiser built"] = time.time() - started
+print("MARKS", json.dumps(marks))
+"""
+
+
+def floor(env: dict[str, str]) -> dict:
+    done = subprocess.run([sys.executable, "-c", FLOOR, repr(time.time())], capture_output=True, text=True,
+                          env=env, check=True)
+    return json.loads([ln for ln in done.stdout.splitlines() if ln.startswith("MARKS ")][-1][len("MARKS "):])
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,6 +128,11 @@ def main() -> None:
     print(f"{args.preset + ': peak':<34} {'':>8} {statistics.median(r['peak_mb'] for r in runs):>8.0f}")
     cpu = statistics.median(r["first step, CPU"] for r in runs)
     print(f"{args.preset + ': CPU s to first step':<34} {cpu:>8.2f}   (user + system of the render's process)")
+    floor(env)
+    floors = [floor(env) for _ in range(args.repeat)]
+    for stage in ("torch imported", "an optimiser built"):
+        print(f"{'floor: ' + stage:<34} {statistics.median(r[stage] for r in floors):>8.2f}   "
+              "(a bare python -c: import torch, then torch.optim.Adam, which imports torch._dynamo)")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,10 @@ def render(
         typer.Option(help="Keep the picture in a palette: colour names, #hex, ramps 'black->red\\8', photo.png:6."),
     ] = None,
     tile: Annotated[bool, flag("--tile", help="A seamless tile: the picture wraps around at its edges.")] = False,
+    wallpaper: Annotated[
+        Optional[str],
+        typer.Option(help="A symmetry: mirror_x, mirror_y, mirror_xy, rot2, rot4, or a wallpaper group p1 p2 pm pg pmm p4 p4m."),
+    ] = None,
     from_image: Annotated[
         Optional[Path], typer.Option("--from", help="Replay the render stored in a pixforge PNG.")
     ] = None,
@@ -147,6 +151,8 @@ def render(
         values["palette"] = palette  # the palette filter (pixforge.filter_values)
     if tile:
         values["tile"] = True
+    if wallpaper is not None:
+        values["wallpaper"] = wallpaper  # the wallpaper filter's symmetry (pixforge.filter_values)
     if compile_:
         values["compile"] = True
     if prompt is None and region and from_image is None and resume is None:

@@ -233,3 +233,21 @@ def test_cli_tile_and_palette_render_end_to_end_and_replay_to_the_same_bytes(tmp
     replay = CliRunner().invoke(app, ["render", "--from", str(final), "--out", str(tmp_path / "c"), "-q"])
     assert replay.exit_code == 0, replay.output
     assert (tmp_path / "c" / "final.png").read_bytes() == final.read_bytes()
+
+
+def test_cli_wallpaper_flag_renders_a_mirrored_picture_and_refuses_an_unknown_symmetry(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from pixforge.cli import app
+
+    args = ["render", "a red circle on a blue background", "--seed", "2", "--steps", "2", "--size", "32",
+            "--set", "cutouts.count=2", "-q"]
+    done = CliRunner().invoke(app, [*args, "--wallpaper", "mirror_x", "--out", str(tmp_path / "a")])
+    assert done.exit_code == 0, done.output
+    pixels = np.asarray(Image.open(tmp_path / "a" / "final.png"), dtype=np.int16)
+    assert np.abs(pixels - pixels[:, ::-1]).max() <= 1  # the left half mirrors the right
+    assert "symmetry: mirror_x" in (tmp_path / "a" / "settings.yaml").read_text()
+    bad = CliRunner().invoke(app, [*args, "--wallpaper", "p5", "--out", str(tmp_path / "b")])
+    assert bad.exit_code != 0
+    line = bad.output.strip().splitlines()[-1]
+    assert "p5" in line and "p4m" in line and "Traceback" not in bad.output

@@ -106,14 +106,19 @@ def rank_samples(
 
 
 def write_ranking(run_dir: Path, ranked: list[Candidate]) -> Path:
-    """``candidates.png`` (ranked contact sheet) and the best render's ``final.png`` in ``run_dir``."""
+    """``candidates.png`` (ranked contact sheet) and the best render's ``final.png`` in ``run_dir``, with the
+    files its generator wrote beside it (a strokes render's ``final.svg``)."""
     sheet = contact_sheet(
         [c.result.image for c in ranked],
         [f"#{rank} {c.label()}\nscore {c.score:.3f}" for rank, c in enumerate(ranked, start=1)],
         title="best of {} by CLIP score".format(len(ranked)),
     )
     save_png(run_dir / "candidates.png", sheet)
-    final = RunFolder(run_dir).final
-    atomic_copy(ranked[0].result.final_path, final)
-    return final
+    folder = RunFolder(run_dir)
+    atomic_copy(ranked[0].result.final_path, folder.final)
+    best = ranked[0].result.final_path.parent
+    if best != run_dir:
+        for extra in RunFolder(best).extra_files():
+            folder.write_bytes(extra.name, extra.read_bytes())
+    return folder.final
 

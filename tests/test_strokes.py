@@ -141,6 +141,19 @@ def test_cli_staged_sketch_keeps_the_last_stages_svg(tmp_path) -> None:
     assert 'width="48"' in top
 
 
+def test_cli_candidates_keep_the_best_candidates_svg(tmp_path) -> None:
+    done = _cli("--steps", "2", "--size", "32", "--candidates", "2", "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "run"
+    svgs = {path.read_text() for path in run.glob("candidates/*/final.svg")}
+    assert len(svgs) == 2
+    top = (run / "final.svg").read_text()
+    assert top in svgs
+    # the kept SVG belongs to the kept picture
+    best = next(p.parent for p in run.glob("candidates/*/final.svg") if p.read_text() == top)
+    assert (best / "final.png").read_bytes() == (run / "final.png").read_bytes()
+
+
 def test_cli_bad_group_is_one_line(tmp_path) -> None:
     done = _cli("--steps", "2", "--size", "32", "--set", "optimizer.groups.pointz=1", "--out", str(tmp_path / "bad"))
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1

@@ -121,14 +121,20 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
 
         It is resized to this generator's canvas and given to ``init(image)``; a generator that does not
         reproduce images then has its parameters fitted to it by ``fit_steps`` seeded Adam steps of pixel
-        MSE. Override it when a generator has a better way.
+        MSE. An RGBA ``[1, 4, H, W]`` picture also starts the generator's alpha map (an ``alpha`` attribute
+        with a ``fit`` method, as ``AlphaMap`` has) when it has one. Override it when a generator has a
+        better way.
         """
         params = self.parameters_to_optimize()
         device = params[0].device if params else None
-        target = as_canvas(image, self.width, self.height, device)
+        alpha = image[:, 3:4] if image.dim() == 4 and image.shape[1] == 4 else None
+        target = as_canvas(image[:, :3] if alpha is not None else image, self.width, self.height, device)
         self.init(target)
         if not self.reproduces_images and params:
             fit_to_image(self, target, self.parameter_groups(), self.fit_steps, self.fit_lr, seed)
+        alpha_map = getattr(self, "alpha", None)
+        if alpha is not None and callable(getattr(alpha_map, "fit", None)):
+            alpha_map.fit(alpha)  # an RGBA start keeps its alpha (pixforge.transparency.AlphaMap)
 
     @abstractmethod
     def forward(self) -> torch.Tensor:

@@ -135,6 +135,16 @@ class AlphaMap(nn.Module):
         with torch.no_grad():
             self.logits.fill_(float(torch.logit(torch.tensor(self.start))))
 
+    def fit(self, alpha: torch.Tensor) -> None:
+        """Start from ``alpha`` (``[1, 1, h, w]`` in 0..1, any size): its mean over each cell, as logits.
+
+        A staged render hands the next stage its last alpha this way, so the outline is kept rather than
+        started again from ``start``."""
+        rows, columns = self.logits.shape[-2:]
+        cells = F.adaptive_avg_pool2d(alpha.float().to(self.logits.device), (rows, columns))
+        with torch.no_grad():
+            self.logits.copy_(torch.logit(cells.clamp(0.01, 0.99)))
+
     def forward(self, batch: int = 1) -> torch.Tensor:
         """``[batch, 1, height, width]`` in 0..1."""
         size = (self.height, self.width)

@@ -92,6 +92,35 @@ def test_each_stage_starts_from_the_last_stage_upsampled(pipe, tmp_path) -> None
     assert (pil_to_tensor(fresh.image) - expected).abs().mean() > 0.05  # a render that starts afresh differs
 
 
+def test_an_rgba_start_sets_the_generators_alpha_map(pipe) -> None:
+    config = pipe.resolve("a red circle", size=32, overrides=["generator={name: pixel, settings: {grid: [8, 8]}}",
+                                                              "transparency.enabled=true"])
+    generator = pipe.build_component("generator", config.generator, pipe.context(config, torch.device("cpu")))
+    start = torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    start[:, 3] = 0.1
+    start[:, 3, :, 8:] = 0.9  # clear on the left, opaque on the right
+    generator.from_image(start)
+    with torch.no_grad():
+        alpha = generator()[0, 3]
+    assert alpha[:, :12].max() < 0.2 and alpha[:, 20:].min() > 0.8
+
+
+def test_a_transparent_staged_render_starts_each_stage_from_the_last_alpha(pipe, tmp_path) -> None:
+    import numpy as np
+
+    overrides = [*TINY, "generator={name: pixel, settings: {grid: [8, 8]}}", "optimizer.lr=0.3"]
+    result = pipe.render("a red circle", out=tmp_path / "run", seed=2, stages="16:6,32:1", transparent=True,
+                         overrides=overrides)
+    first = load_image(tmp_path / "run/stages/1-16x16/final.png")
+    first_alpha = torch.from_numpy(np.asarray(first.getchannel("A"), dtype=np.float32) / 255)
+    second_alpha = torch.from_numpy(np.asarray(result.image.getchannel("A"), dtype=np.float32) / 255)
+    assert result.image.mode == "RGBA" and float(first_alpha.std()) > 0.02  # stage 1 shaped its alpha
+    up = torch.nn.functional.interpolate(first_alpha[None, None], size=(32, 32), mode="bilinear")[0, 0]
+    # one step later the second stage's alpha still follows the first's (it used to restart flat at 0.5)
+    correlation = torch.corrcoef(torch.stack([up.flatten(), second_alpha.flatten()]))[0, 1]
+    assert float(correlation) > 0.8
+
+
 @pytest.mark.parametrize(("prefix", "step"), [("1-", 3), ("2-", 3)])
 def test_a_killed_staged_render_resumes_in_its_stage_with_the_same_bytes(pipe, tmp_path, prefix, step) -> None:
     kwargs = {"seed": 5, "stages": "32:4,48:4", "overrides": TINY}

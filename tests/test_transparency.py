@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -136,10 +137,18 @@ def test_bad_transparent_input_is_one_line(tmp_path, capsys, args: list[str], ne
 
 
 def test_python_api_refuses_an_unsupported_generator(pipe: Pipeline, tmp_path) -> None:
-    with pytest.raises(ConfigError, match="generator 'dvae' has no alpha channel"):
-        pipe.render("a red circle", preset="dvae", out=tmp_path / "d", transparency={"enabled": True}, **TINY)
     with pytest.raises(ConfigError, match="generator 'shapes' has no alpha channel"):
         pipe.render("a red circle", preset="shapes", out=tmp_path / "s", transparent=True, **TINY)
+
+
+def test_transparent_dvae_render_is_rgba_and_refuses_a_batch(pipe: Pipeline, tmp_path) -> None:
+    result = pipe.render("a red circle", preset="dvae", out=tmp_path / "d", seed=3, transparent=True, **TINY)
+    assert result.image.mode == "RGBA" and "alpha" in result.losses[0]
+    alpha = torch.from_numpy(np.asarray(result.image.getchannel("A"), dtype=np.float32))
+    assert 0 < float(alpha.mean()) < 255
+    with pytest.raises(ConfigError, match="generator 'dvae': --transparent renders one token grid, got batch 2"):
+        pipe.render("a red circle", preset="dvae", out=tmp_path / "b", transparent=True,
+                    overrides=["generator.settings.batch=2"], steps=1, size=32)
 
 
 def test_view_only_filters_see_the_picture_over_its_background(pipe: Pipeline, tmp_path) -> None:

@@ -21,6 +21,7 @@ from pixforge.canvas import round_to_multiple
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.settings import StrictModel
+from pixforge.transparency import AlphaMap
 
 from .catalog import DEFAULT_MODEL
 from .loading import load_dvae, resolve
@@ -86,6 +87,7 @@ class DVAEGenerator(Generator[DVAESettings]):
     size_multiple = FACTOR
     #: ``--candidates N`` optimises N token grids in one batch
     samples_setting = "batch"
+    supports_alpha = True
 
     def __init__(self, settings: DVAESettings, context: BuildContext) -> None:
         super().__init__(settings, context)
@@ -107,6 +109,14 @@ class DVAEGenerator(Generator[DVAESettings]):
         self.height = round_to_multiple(context.height, FACTOR)
         shape = (settings.batch, model.vocab_size, self.height // FACTOR, self.width // FACTOR)
         self.logits = nn.Parameter(torch.zeros(shape, device=context.device))
+        if context.transparent and settings.batch != 1:
+            raise ConfigError(f"generator 'dvae': --transparent renders one token grid, got batch {settings.batch}; "
+                              "set generator.settings.batch=1")
+        #: --transparent: an alpha value per token cell, upsampled bilinearly
+        self.alpha = (
+            AlphaMap(self.height // FACTOR, self.width // FACTOR, self.height, self.width, context.device)
+            if context.transparent else None
+        )
         self.steps_done = 0
         self.init(None)
 
@@ -127,6 +137,8 @@ class DVAEGenerator(Generator[DVAESettings]):
             logits = torch.zeros_like(self.logits)
         with torch.no_grad():
             self.logits.copy_(logits.expand_as(self.logits) / s.logit_scale)
+        if self.alpha is not None:
+            self.alpha.reset()
 
     def _confident(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits that give ``tokens`` the probability ``init_confidence`` (the rest share what is left)."""
@@ -164,7 +176,8 @@ class DVAEGenerator(Generator[DVAESettings]):
         return relax(self.logits * s.logit_scale, s.relaxation, self.temperature(), noise=torch.is_grad_enabled())
 
     def forward(self) -> torch.Tensor:
-        return self.dvae.decode(self.distributions(), checkpointing=self.settings.checkpointing)
+        image = self.dvae.decode(self.distributions(), checkpointing=self.settings.checkpointing)
+        return image if self.alpha is None else torch.cat([image, self.alpha(image.shape[0])], dim=1)
 
     def after_step(self) -> None:
         """Advance the temperature schedule."""

@@ -123,6 +123,10 @@ def resolve_config(
     for text in overrides or []:
         path, value = parse_override(text)
         source = f"--set '{text}'"
+        if len(path) == 1 and path[0] in filters and path[0] not in RenderConfig.model_fields:
+            # a filter named as a key, as the keywords and flags do: --set palette=red,blue, --set tile=true
+            expand_filter_values(data, {path[0]: value}, filters, RenderConfig.model_fields)
+            continue
         changes.append((apply_override(data, path, value, source, lists), source))
     if "generator" not in data:
         raise ConfigError(f"{where}: no generator chosen (add generator: {{name: pixel}})")

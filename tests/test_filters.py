@@ -251,3 +251,15 @@ def test_cli_wallpaper_flag_renders_a_mirrored_picture_and_refuses_an_unknown_sy
     assert bad.exit_code != 0
     line = bad.output.strip().splitlines()[-1]
     assert "p5" in line and "p4m" in line and "Traceback" not in bad.output
+
+
+def test_set_names_a_filter_as_the_flags_do() -> None:
+    from pixforge import Pipeline
+
+    pipe = Pipeline()
+    config = pipe.resolve("a red circle", overrides=["palette=red,blue", "tile=true", "wallpaper=rot2"])
+    assert [f.name for f in config.filters] == ["palette", "tile", "wallpaper"]
+    assert config.filters[0].settings["colors"] == "red,blue" and config.filters[2].settings["symmetry"] == "rot2"
+    assert [f.name for f in pipe.resolve("a red circle", overrides=["tile=true", "tile=false"]).filters] == []
+    with pytest.raises(ConfigError, match="'p9'"):
+        pipe.resolve("a red circle", overrides=["wallpaper=p9"])

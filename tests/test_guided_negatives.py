@@ -128,3 +128,35 @@ def test_a_failed_render_is_marked_negative_for_its_caption_and_unlikelihood_pus
     scale = torch.tensor(10.0)
     assert unlikelihood(near, text, scale, mixed.negative) > unlikelihood(far, text, scale, mixed.negative) >= 0
     assert float(unlikelihood(near, text, scale, torch.zeros_like(mixed.negative))) == 0.0
+
+
+def test_a_chain_of_robust_runs_records_where_it_started_and_its_total_time(tmp_path):
+    import json
+
+    from pixforge_zoo.train_robust import train_robust_clip
+
+    kwargs = dict(max_steps=1, groups=1, nonsense=1, eval_images=10, threads=1, log=lambda _: None)
+    first = train_robust_clip(out=tmp_path / "a", **kwargs)
+    second = train_robust_clip(out=tmp_path / "b", start_from=first, mine_prompts=2, mine_steps=4, **kwargs)
+    one = json.loads((first / "open_clip_config.json").read_text())["pixforge"]
+    two = json.loads((second / "open_clip_config.json").read_text())["pixforge"]
+    assert one["started_from"] == "the clean tiny CLIP" and one["total_seconds"] == one["seconds"]
+    assert two["started_from"]["robust"]["mine_prompts"] == 0 and two["robust"]["mine_prompts"] == 2
+    assert two["total_seconds"] == one["seconds"] + two["seconds"]
+
+
+def test_zoo_train_tiny_clip_robust_runs_the_shipped_two_stage_recipe(monkeypatch, tmp_path):
+    from pixforge_zoo import train_robust, trainers
+
+    calls = []
+
+    def fake(**kwargs):
+        calls.append(kwargs)
+        return kwargs["out"]
+
+    monkeypatch.setattr(train_robust, "train_robust_clip", fake)
+    trainers.train_tiny_clip_robust(28.0, 3, tmp_path / "out")
+    assert [round(c["minutes"], 3) for c in calls] == [18.0, 10.0]
+    assert calls[1]["start_from"] == calls[0]["out"] and calls[1]["out"] == tmp_path / "out"
+    assert calls[1]["mine_prompts"] > 0 and calls[1]["off_palette_p"] > 0 and "mine_prompts" not in calls[0]
+    assert {c["seed"] for c in calls} == {3}

@@ -15,7 +15,12 @@ The attack is PGD in pixel space (0..1, before normalisation), in an L2 or L∞ 
 trains; the text tower and the logit scale stay as the clean model had them, so prompts embed exactly as
 before. Batch norms keep their running statistics (eval mode), as the perceptor uses them.
 
-Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` or ``python -m pixforge_zoo.train_robust``.
+Robustness alone leaves the guided renders' colour smears in place; ``--mine N`` adds the model's own
+guided renders as judged hard negatives (``guided_negatives``). The shipped model is two runs
+(``train_shipped_recipe``): robust training, then a shorter run with mining and off-palette repaints.
+
+Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` (the shipped recipe) or ``python -m
+pixforge_zoo.train_robust`` (one run, every setting a flag).
 """
 
 from __future__ import annotations
@@ -248,10 +253,45 @@ def train_robust_clip(
     seconds = time.monotonic() - start
     history.append({"step": step, "seconds": round(seconds), **accuracy})
     log(f"final step {step} ({seconds / 60:.1f} min, {seen} images): " + "  ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
-    save_weights(model, tokenizer, out, {"steps": step, "images_seen": seen, "seconds": round(seconds),
-                                         "robust": asdict(settings), "eval": history}, ROBUST_MODEL_NAME)
+    record = {"steps": step, "images_seen": seen, "seconds": round(seconds), "robust": asdict(settings),
+              "eval": history, **_lineage(start_from, round(seconds))}
+    save_weights(model, tokenizer, out, record, ROBUST_MODEL_NAME)
     log(f"wrote {out}")
     return out
+
+
+def _lineage(start_from: Path | None, seconds: int) -> dict:
+    """Where the run started: an earlier robust run's record (so a chain of runs is told in full, with its
+    total time) or the clean model."""
+    import json
+
+    from .tiny_clip import CONFIG_FILE
+
+    payload = {}
+    if start_from is not None and (Path(start_from) / CONFIG_FILE).is_file():
+        payload = json.loads((Path(start_from) / CONFIG_FILE).read_text(encoding="utf-8")).get("pixforge", {})
+    if "robust" not in payload:
+        return {"started_from": "the clean tiny CLIP", "total_seconds": seconds}
+    earlier = {k: v for k, v in payload.items() if k != "tokenizer"}
+    return {"started_from": earlier, "total_seconds": seconds + int(payload.get("total_seconds", payload.get("seconds", 0)))}
+
+
+#: the shipped recipe: plain robust training, then a shorter run that adds hard negatives mined from the
+#: model's own guided renders and off-palette repaints (``guided_negatives``, ``colour_cells``)
+RECIPE_SPLIT = 18 / 28
+RECIPE_STAGE_2 = {"mine_prompts": 24, "off_palette_p": 0.3}
+
+
+def train_shipped_recipe(minutes: float = 28.0, seed: int = 0, out: Path | None = None,
+                         log: Callable[[str], None] = print) -> Path:
+    """How the shipped robust tiny CLIP was made, in ``minutes`` all told: ``RECIPE_SPLIT`` of them robust
+    training from the clean model, the rest fine-tuning that with ``RECIPE_STAGE_2``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        first = train_robust_clip(minutes=minutes * RECIPE_SPLIT, seed=seed, out=Path(tmp) / "stage-1", log=log)
+        return train_robust_clip(minutes=minutes * (1 - RECIPE_SPLIT), seed=seed, out=out, start_from=first, log=log,
+                                 **RECIPE_STAGE_2)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -143,20 +143,3 @@ def test_a_chain_of_robust_runs_records_where_it_started_and_its_total_time(tmp_
     assert one["started_from"] == "the clean tiny CLIP" and one["total_seconds"] == one["seconds"]
     assert two["started_from"]["robust"]["mine_prompts"] == 0 and two["robust"]["mine_prompts"] == 2
     assert two["total_seconds"] == one["seconds"] + two["seconds"]
-
-
-def test_zoo_train_tiny_clip_robust_runs_the_shipped_two_stage_recipe(monkeypatch, tmp_path):
-    from pixforge_zoo import train_robust, trainers
-
-    calls = []
-
-    def fake(**kwargs):
-        calls.append(kwargs)
-        return kwargs["out"]
-
-    monkeypatch.setattr(train_robust, "train_robust_clip", fake)
-    trainers.train_tiny_clip_robust(28.0, 3, tmp_path / "out")
-    assert [round(c["minutes"], 3) for c in calls] == [18.0, 10.0]
-    assert calls[1]["start_from"] == calls[0]["out"] and calls[1]["out"] == tmp_path / "out"
-    assert calls[1]["mine_prompts"] > 0 and calls[1]["off_palette_p"] > 0 and "mine_prompts" not in calls[0]
-    assert {c["seed"] for c in calls} == {3}

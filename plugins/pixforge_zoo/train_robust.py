@@ -16,11 +16,11 @@ trains; the text tower and the logit scale stay as the clean model had them, so 
 before. Batch norms keep their running statistics (eval mode), as the perceptor uses them.
 
 Robustness alone leaves the guided renders' colour smears in place; ``--mine N`` adds the model's own
-guided renders as judged hard negatives (``guided_negatives``). The shipped model is two runs
-(``train_shipped_recipe``): robust training, then a shorter run with mining and off-palette repaints.
+guided renders as judged hard negatives (``guided_negatives``), and ``--start-from`` continues an earlier
+run (the record then tells the whole chain and its total time).
 
-Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` (the shipped recipe) or ``python -m
-pixforge_zoo.train_robust`` (one run, every setting a flag).
+Run: ``pixforge zoo train tiny-clip-robust --minutes 28`` (the shipped model's recipe) or ``python -m
+pixforge_zoo.train_robust`` (every setting a flag).
 """
 
 from __future__ import annotations
@@ -274,24 +274,6 @@ def _lineage(start_from: Path | None, seconds: int) -> dict:
         return {"started_from": "the clean tiny CLIP", "total_seconds": seconds}
     earlier = {k: v for k, v in payload.items() if k != "tokenizer"}
     return {"started_from": earlier, "total_seconds": seconds + int(payload.get("total_seconds", payload.get("seconds", 0)))}
-
-
-#: the shipped recipe: plain robust training, then a shorter run that adds hard negatives mined from the
-#: model's own guided renders and off-palette repaints (``guided_negatives``, ``colour_cells``)
-RECIPE_SPLIT = 18 / 28
-RECIPE_STAGE_2 = {"mine_prompts": 24, "off_palette_p": 0.3}
-
-
-def train_shipped_recipe(minutes: float = 28.0, seed: int = 0, out: Path | None = None,
-                         log: Callable[[str], None] = print) -> Path:
-    """How the shipped robust tiny CLIP was made, in ``minutes`` all told: ``RECIPE_SPLIT`` of them robust
-    training from the clean model, the rest fine-tuning that with ``RECIPE_STAGE_2``."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        first = train_robust_clip(minutes=minutes * RECIPE_SPLIT, seed=seed, out=Path(tmp) / "stage-1", log=log)
-        return train_robust_clip(minutes=minutes * (1 - RECIPE_SPLIT), seed=seed, out=out, start_from=first, log=log,
-                                 **RECIPE_STAGE_2)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,8 +18,7 @@ def train_tiny_clip(minutes: float, seed: int, out: Path | None) -> Path:
 
 
 def train_tiny_clip_robust(minutes: float, seed: int, out: Path | None) -> Path:
-    """Adversarial fine-tuning of the shipped tiny CLIP's image tower, the shipped recipe (robust training, then
-    mined hard negatives; see ``pixforge_zoo.train_robust.train_shipped_recipe``)."""
-    from .train_robust import train_shipped_recipe as run
+    """Adversarial fine-tuning of the shipped tiny CLIP's image tower (see ``pixforge_zoo.train_robust``)."""
+    from .train_robust import train_robust_clip as run
 
     return run(minutes=minutes, seed=seed, out=out, log=lambda line: print(line, flush=True))

@@ -143,3 +143,29 @@ def test_a_chain_of_robust_runs_records_where_it_started_and_its_total_time(tmp_
     assert one["started_from"] == "the clean tiny CLIP" and one["total_seconds"] == one["seconds"]
     assert two["started_from"]["robust"]["mine_prompts"] == 0 and two["robust"]["mine_prompts"] == 2
     assert two["total_seconds"] == one["seconds"] + two["seconds"]
+
+
+def test_the_shipped_mined_model_loads_by_name_and_records_its_chain(tmp_path):
+    import json
+    import math
+
+    from pixforge import Pipeline
+    from pixforge_zoo.evaluate import held_out, zero_shot_accuracy
+    from pixforge_zoo.tiny_clip import MINED_WEIGHTS_DIR, WEIGHTS_FILE
+
+    record = json.loads((MINED_WEIGHTS_DIR / "open_clip_config.json").read_text())["pixforge"]
+    assert record["robust"]["mine_prompts"] > 0 and "partial" not in record
+    assert record["started_from"]["robust"].get("mine_prompts", 0) == 0  # it continues the shipped robust run
+    assert record["total_seconds"] == record["seconds"] + record["started_from"]["seconds"]
+    shipped = load_tiny_clip(weights_dir=MINED_WEIGHTS_DIR)
+    model, tokenizer, mean, std, size = shipped
+    images, scenes = held_out(1000, 20261127, size)  # bench/zoo_accuracy.py's held-out set
+    accuracy = zero_shot_accuracy(model, tokenizer, images, scenes, mean, std)
+    # what the README reports for it: colours kept, shape 83 % (under the default's 85 % floor, so opt-in)
+    assert accuracy["color"] >= 0.95 and accuracy["background"] >= 0.95 and accuracy["shape"] >= 0.82, accuracy
+    assert (MINED_WEIGHTS_DIR / WEIGHTS_FILE).read_bytes() != (ROBUST_WEIGHTS_DIR / WEIGHTS_FILE).read_bytes()
+    result = Pipeline().render(
+        "a red circle on a blue background", steps=2, seed=0, size=(64, 64), out=tmp_path / "m",
+        overrides=["perceptors.0.settings.model=pixforge-tiny-clip-mined"],
+    )
+    assert math.isfinite(result.losses[-1]["loss"])

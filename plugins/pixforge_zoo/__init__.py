@@ -18,10 +18,13 @@ from .commands import register_commands
 
 TINY_CLIP = "pixforge-tiny-clip"
 TINY_CLIP_ROBUST = "pixforge-tiny-clip-robust"
+TINY_CLIP_MINED = "pixforge-tiny-clip-mined"
 
 __all__ = [
     "TINY_CLIP",
+    "TINY_CLIP_MINED",
     "TINY_CLIP_ROBUST",
+    "load_shipped_mined_clip",
     "load_shipped_robust_clip",
     "load_shipped_tiny_clip",
     "register_commands",
@@ -46,6 +49,13 @@ def load_shipped_robust_clip(device: Any = "cpu") -> tuple:
     return load_tiny_clip(device, weights_dir=ROBUST_WEIGHTS_DIR)
 
 
+def load_shipped_mined_clip(device: Any = "cpu") -> tuple:
+    """The robust tiny CLIP fine-tuned on hard negatives mined from its own guided renders, frozen, in eval mode."""
+    from .tiny_clip import MINED_WEIGHTS_DIR, load_tiny_clip
+
+    return load_tiny_clip(device, weights_dir=MINED_WEIGHTS_DIR)
+
+
 @hookimpl
 def register_generators(register: Callable[[str, type], None]) -> None:
     from .shapes import ShapesGenerator
@@ -65,11 +75,13 @@ def register_trainers(register: Callable[[str, Callable[..., Any]], None]) -> No
 def register_models(register: Callable[[str, str, Callable[..., Any]], None]) -> None:
     register("clip", TINY_CLIP, load_shipped_tiny_clip)
     register("clip", TINY_CLIP_ROBUST, load_shipped_robust_clip)
+    register("clip", TINY_CLIP_MINED, load_shipped_mined_clip)
 
 
 @hookimpl
 def register_weights(register: Callable[[WeightEntry], None]) -> None:
-    from .catalog import robust_clip_entry, tiny_clip_entry
+    from .catalog import mined_clip_entry, robust_clip_entry, tiny_clip_entry
 
     register(tiny_clip_entry())
     register(robust_clip_entry())
+    register(mined_clip_entry())

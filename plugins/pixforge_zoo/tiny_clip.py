@@ -26,6 +26,10 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights" / "tiny-clip"
 #: the same model after adversarial fine-tuning of its image tower (``pixforge_zoo.train_robust``)
 ROBUST_WEIGHTS_DIR = PACKAGE_DIR / "weights" / "tiny-clip-robust"
 ROBUST_MODEL_NAME = "pixforge-tiny-clip-robust"
+#: the robust model fine-tuned further on hard negatives mined from its own guided renders
+#: (``train_robust --mine``): it draws the prompt more often, at 83 % clean shape accuracy (opt-in)
+MINED_WEIGHTS_DIR = PACKAGE_DIR / "weights" / "tiny-clip-mined"
+MINED_MODEL_NAME = "pixforge-tiny-clip-mined"
 WEIGHTS_FILE = "open_clip_model.safetensors"
 CONFIG_FILE = "open_clip_config.json"
 VOCAB_FILE = "vocab.json"

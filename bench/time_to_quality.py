@@ -14,6 +14,7 @@ reaches R in at most T / 2, on 1 and on 2 threads. Nothing is asserted.
 
     python bench/time_to_quality.py                          # 12 held-out prompts, seed 0, 1 thread
     python bench/time_to_quality.py --threads 2 --limit 60 --seeds 0,1
+    python bench/time_to_quality.py --limit 6 --clip pixforge-tiny-clip-mined   # both loops on the mined CLIP
 """
 
 from __future__ import annotations
@@ -63,10 +64,13 @@ def judge(image: torch.Tensor, prompt) -> bool:
     return shape_check(image.detach().float().clamp(0, 1), prompt.shape, prompt.colour, prompt.background).passed
 
 
-def reference_models():
-    from pixforge_zoo import load_shipped_robust_clip
+def reference_models(clip_name: str = "pixforge-tiny-clip-robust"):
+    from pixforge_zoo import TINY_CLIP_MINED, TINY_CLIP_ROBUST, load_shipped_mined_clip, load_shipped_robust_clip
 
-    clip, tokenizer, mean, std, size = load_shipped_robust_clip("cpu")
+    loaders = {TINY_CLIP_ROBUST: load_shipped_robust_clip, TINY_CLIP_MINED: load_shipped_mined_clip}
+    if clip_name not in loaders:
+        raise SystemExit(f"--clip {clip_name!r}: one of {', '.join(loaders)}")
+    clip, tokenizer, mean, std, size = loaders[clip_name]("cpu")
     return reference_vq(*TINY_VQ), clip, tokenizer, mean, std, int(size)
 
 
@@ -133,7 +137,10 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", action="append", default=[], help="pixforge overrides, as --set")
     parser.add_argument("--every", type=int, default=10, help="judge every N steps")
+    parser.add_argument("--clip", default="pixforge-tiny-clip-robust",
+                        help="the tiny CLIP both loops use (pixforge-tiny-clip-robust or pixforge-tiny-clip-mined)")
     args = parser.parse_args()
+    args.set = [*args.set, f"perceptors.0.settings.model={args.clip}"]
     torch.set_num_threads(args.threads)
 
     from pixforge import Pipeline
@@ -148,7 +155,7 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"{len(picked)} prompts × {len(seeds)} seed(s), {args.size} px, torch threads {args.threads}, "
           f"load average {os.getloadavg()[0]:.2f} at start")
-    models, pipe = reference_models(), Pipeline()
+    models, pipe = reference_models(args.clip), Pipeline()
     import tempfile
 
     ref_curves, pix_curves = [], []

@@ -107,11 +107,13 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGBA" if image.shape[0] == 4 else "RGB")
 
 
-def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """An image → ``[1, 3, H, W]`` float in 0..1."""
+def pil_to_tensor(image: Image.Image, keep_alpha: bool = False) -> torch.Tensor:
+    """An image → ``[1, 3, H, W]`` float in 0..1; with ``keep_alpha``, an image that has an alpha band →
+    ``[1, 4, H, W]`` (straight colour, then alpha: what ``tensor_to_pil`` writes for four channels)."""
     import numpy as np
 
-    array = np.asarray(image.convert("RGB"), dtype="float32") / 255.0
+    mode = "RGBA" if keep_alpha and "A" in image.getbands() else "RGB"
+    array = np.asarray(image.convert(mode), dtype="float32") / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 

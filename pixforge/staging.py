@@ -22,7 +22,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from .components import Observer
@@ -59,12 +58,7 @@ def stage_dir(run_dir: Path, index: int, stage: StageSettings) -> Path:
 def _picture(folder: Path) -> torch.Tensor:
     """A stage's final.png as ``[1, 3, H, W]`` (``[1, 4, H, W]`` when it is RGBA, a transparent render's):
     what the next stage starts from."""
-    image = load_image(RunFolder(folder).final, "the previous stage's final.png")
-    colour = pil_to_tensor(image)
-    if "A" not in image.getbands():
-        return colour
-    alpha = torch.from_numpy(np.asarray(image.getchannel("A"), dtype="float32") / 255.0)
-    return torch.cat([colour, alpha[None, None]], dim=1)
+    return pil_to_tensor(load_image(RunFolder(folder).final, "the previous stage's final.png"), keep_alpha=True)
 
 
 def _is_done(folder: Path) -> bool:

@@ -20,11 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixforge_losses.smoothness import total_variation
+
 from . import world
 from .prompt_sets import WorldPrompt, held_out_prompts
 from .shape_judge import shape_check
 from .tiny_clip import WordTokenizer, normalise
-from .train_clip import Batch
+from .train_clip import Batch, scene_codes
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,7 @@ def guided_renders(
         views = _random_views(canvas, settings.views, settings.min_crop, gen)
         image = F.normalize(model.encode_image(normalise(views, mean, std)), dim=-1)
         similarity = (image.view(len(prompts), settings.views, -1) * text[:, None]).sum(-1).mean()
-        smooth = (canvas[..., 1:, :] - canvas[..., :-1, :]).abs().mean() + (canvas[..., 1:] - canvas[..., :-1]).abs().mean()
-        loss = -similarity * len(prompts) + settings.smoothness * smooth * len(prompts)
+        loss = -similarity * len(prompts) + settings.smoothness * total_variation(canvas) * len(prompts)
         (grad,) = torch.autograd.grad(loss, logits)
         logits.grad = grad
         optimiser.step()
@@ -102,12 +103,11 @@ def judged(images: torch.Tensor, prompts: list[WorldPrompt]) -> torch.Tensor:
     return torch.tensor([shape_check(image, p.shape, p.colour, p.background).passed for image, p in zip(images, prompts)])
 
 
-def _true_scenes(prompts: list[WorldPrompt], rnd: random.Random, gen: torch.Generator, size: int) -> torch.Tensor:
-    scenes = [
+def _true_scenes(prompts: list[WorldPrompt], rnd: random.Random) -> list[world.Scene]:
+    return [
         world.Scene(p.shape, p.colour, p.background, rnd.choice(list(world.SIZES)), rnd.choice(list(world.POSITIONS)))
         for p in prompts
     ]
-    return world.render_batch(scenes, size, gen)
 
 
 def with_mined(
@@ -127,15 +127,15 @@ def with_mined(
     A failed render's own caption is also marked in ``negative`` (``unlikelihood``).
     """
     n, old_rows, old_cols = len(prompts), len(batch.images), batch.tokens.shape[0]
-    truths = _true_scenes(prompts, rnd, gen, renders.shape[-1])
+    scenes = _true_scenes(prompts, rnd)
+    truths = world.render_batch(scenes, renders.shape[-1], gen)
     eye = torch.eye(n, dtype=torch.bool)
     rows = old_rows + 2 * n
     positive = torch.zeros(rows, old_cols + n, dtype=torch.bool)
     ignore = torch.zeros_like(positive)
     positive[:old_rows, :old_cols], ignore[:old_rows, :old_cols] = batch.positive, batch.ignore
     # old rows against the mined captions: a world view is positive when its shape and colours match
-    codes = torch.tensor([[world.SHAPES.index(p.shape), list(world.COLORS).index(p.colour),
-                           list(world.COLORS).index(p.background)] for p in prompts])
+    codes = scene_codes(scenes)[:, :3]  # shape, colour, background: what a mined caption names
     positive[:old_rows, old_cols:] = (batch.image_labels[:, None, :] == codes[None]).all(-1)
     renders_at, truths_at = slice(old_rows, old_rows + n), slice(old_rows + n, rows)
     ignore[renders_at, :] = True

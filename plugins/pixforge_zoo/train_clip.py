@@ -105,7 +105,8 @@ def group_scenes(base: world.Scene, rnd: random.Random) -> list[world.Scene]:
     ]
 
 
-def _scene_codes(scenes: list[world.Scene]) -> torch.Tensor:
+def scene_codes(scenes: list[world.Scene]) -> torch.Tensor:
+    """Each scene's [shape, colour, background, size, position] as indices into the world's tables."""
     return torch.tensor([[table.index(getattr(s, a)) for a, table in zip(_ATTRS, _TABLES)] for s in scenes])
 
 
@@ -135,7 +136,7 @@ def make_batch(
         texts.append(" ".join(words))
         codes.append(_caption_codes(scene, names))
 
-    image_codes = _scene_codes(scenes)[:, None, :]  # [B, 1, 5]
+    image_codes = scene_codes(scenes)[:, None, :]  # [B, 1, 5]
     caption_codes = torch.tensor(codes)[None]  # [1, B, 5]
     agree = (caption_codes < 0) | (caption_codes == image_codes)  # [B, B, 5]
     loose = agree[..., :3].all(-1)  # shape, colours

@@ -82,7 +82,12 @@ def first_step(preset: str, threads: int, env: dict[str, str]) -> dict:
         )
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
-    line = [ln for ln in done.stdout.splitlines() if ln.startswith("MARKS ")][-1]
+    return marks_of(done.stdout)
+
+
+def marks_of(stdout: str) -> dict:
+    """The marks a timed child process printed on its last ``MARKS {json}`` line."""
+    line = [ln for ln in stdout.splitlines() if ln.startswith("MARKS ")][-1]
     return json.loads(line[len("MARKS "):])
 
 #: the floor any torch render pays before its first step: torch's import, then the first optimiser, whose
@@ -102,7 +107,7 @@ print("MARKS", json.dumps(marks))
 def floor(env: dict[str, str]) -> dict:
     done = subprocess.run([sys.executable, "-c", FLOOR, repr(time.time())], capture_output=True, text=True,
                           env=env, check=True)
-    return json.loads([ln for ln in done.stdout.splitlines() if ln.startswith("MARKS ")][-1][len("MARKS "):])
+    return marks_of(done.stdout)
 
 
 def main() -> None:

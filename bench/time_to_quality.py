@@ -64,13 +64,15 @@ def judge(image: torch.Tensor, prompt) -> bool:
     return shape_check(image.detach().float().clamp(0, 1), prompt.shape, prompt.colour, prompt.background).passed
 
 
-def reference_models(clip_name: str = "pixforge-tiny-clip-robust"):
-    from pixforge_zoo import TINY_CLIP_MINED, TINY_CLIP_ROBUST, load_shipped_mined_clip, load_shipped_robust_clip
+#: the tiny CLIPs both loops can share (``--clip``)
+CLIPS = ("pixforge-tiny-clip-robust", "pixforge-tiny-clip-mined")
 
-    loaders = {TINY_CLIP_ROBUST: load_shipped_robust_clip, TINY_CLIP_MINED: load_shipped_mined_clip}
-    if clip_name not in loaders:
-        raise SystemExit(f"--clip {clip_name!r}: one of {', '.join(loaders)}")
-    clip, tokenizer, mean, std, size = loaders[clip_name]("cpu")
+
+def reference_models(clip_name: str = CLIPS[0]):
+    from pixforge_zoo import load_shipped_mined_clip, load_shipped_robust_clip
+
+    loader = load_shipped_mined_clip if clip_name == CLIPS[1] else load_shipped_robust_clip
+    clip, tokenizer, mean, std, size = loader("cpu")
     return reference_vq(*TINY_VQ), clip, tokenizer, mean, std, int(size)
 
 
@@ -137,8 +139,7 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", action="append", default=[], help="pixforge overrides, as --set")
     parser.add_argument("--every", type=int, default=10, help="judge every N steps")
-    parser.add_argument("--clip", default="pixforge-tiny-clip-robust",
-                        help="the tiny CLIP both loops use (pixforge-tiny-clip-robust or pixforge-tiny-clip-mined)")
+    parser.add_argument("--clip", choices=CLIPS, default=CLIPS[0], help="the tiny CLIP both loops use")
     args = parser.parse_args()
     args.set = [*args.set, f"perceptors.0.settings.model={args.clip}"]
     torch.set_num_threads(args.threads)

@@ -169,3 +169,29 @@ def test_the_shipped_mined_model_loads_by_name_and_records_its_chain(tmp_path):
         overrides=["perceptors.0.settings.model=pixforge-tiny-clip-mined"],
     )
     assert math.isfinite(result.losses[-1]["loss"])
+
+
+def test_mining_in_a_worker_process_gives_the_same_weights_as_mining_in_the_trainer(tmp_path):
+    """The worker is pipelined by step, not by timing: where the rounds render does not change the run."""
+    from safetensors.torch import load_file
+
+    from pixforge_zoo.train_robust import train_robust_clip
+
+    kwargs = dict(max_steps=3, groups=1, nonsense=1, eval_images=10, threads=1, mine_prompts=2, mine_every=1,
+                  mine_steps=4, log=lambda _: None)
+    inline = train_robust_clip(seed=6, out=tmp_path / "inline", mine_workers=0, **kwargs)
+    worker = train_robust_clip(seed=6, out=tmp_path / "worker", mine_workers=1, **kwargs)
+    a, b = (load_file(str(folder / "open_clip_model.safetensors")) for folder in (inline, worker))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_mining_starts_at_mine_from_and_a_bad_share_is_refused(tmp_path):
+    from pixforge_zoo.train_robust import RobustSettings, train_robust_clip
+
+    lines: list[str] = []
+    kwargs = dict(max_steps=2, groups=1, nonsense=1, eval_images=10, threads=1, mine_prompts=2, mine_every=1,
+                  mine_steps=4, mine_workers=0)
+    train_robust_clip(seed=5, out=tmp_path / "late", mine_from=0.9, log=lines.append, **kwargs)
+    assert not any("own renders pass" in line for line in lines)  # step 1 of 2 is before 90 % of the run
+    with pytest.raises(ValueError, match="mine_from"):
+        RobustSettings(mine_from=1.0)

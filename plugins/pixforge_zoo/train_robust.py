@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .evaluate import held_out, zero_shot_accuracy
-from .guided_negatives import MiningSettings, guided_renders, judged, mining_prompts, unlikelihood, with_mined
+from .guided_negatives import MiningSettings, unlikelihood, with_mined
+from .mining_worker import start_miner
 from .tiny_clip import ROBUST_MODEL_NAME, ROBUST_WEIGHTS_DIR, WEIGHTS_DIR, load_tiny_clip, normalise, save_weights
 from .train_clip import EVAL_SEED_OFFSET, TrainSettings, make_batch, multi_positive_loss
 from .training import learning_rate, time_box_parser
@@ -75,6 +76,12 @@ class RobustSettings:
     mine_prompts: int = 0
     mine_every: int = 6
     mine_steps: int = 80
+    #: 1: mining rounds render in a worker process on the other core while training goes on; 0: between
+    #: training steps, in this process (``mining_worker``)
+    mine_workers: int = 1
+    #: share of the run after which mining and off-palette repaints begin: the model is robust first,
+    #: then learns from its own renders
+    mine_from: float = 0.0
     unlikelihood_weight: float = 1.0
     lr: float = 3e-4
     weight_decay: float = 0.0
@@ -89,6 +96,8 @@ class RobustSettings:
             raise ValueError(f"unknown norm {self.norm!r}; known: {', '.join(NORMS)}")
         if self.epsilon <= 0 or self.attack_steps < 1:
             raise ValueError("epsilon must be positive and attack_steps at least 1")
+        if not 0 <= self.mine_from < 1:
+            raise ValueError(f"mine_from must be in [0, 1), not {self.mine_from}")
 
 
 # ------------------------------------------------------------------------------------------------- attack
@@ -165,8 +174,9 @@ def train_robust_clip(
     optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=settings.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     rnd = random.Random(seed)
-    batch_settings = TrainSettings(groups=settings.groups, nonsense=settings.nonsense, crop_p=settings.crop_p,
-                                   off_palette_p=settings.off_palette_p)
+    early_batches = TrainSettings(groups=settings.groups, nonsense=settings.nonsense, crop_p=settings.crop_p)
+    late_batches = TrainSettings(groups=settings.groups, nonsense=settings.nonsense, crop_p=settings.crop_p,
+                                 off_palette_p=settings.off_palette_p)
     eval_images, eval_scenes = held_out(settings.eval_images, seed + EVAL_SEED_OFFSET, size)
     scale = model.logit_scale.exp().detach()
     log(f"tiny-clip-robust: {sum(p.numel() for p in params) / 1e6:.2f} M trainable, "
@@ -179,85 +189,100 @@ def train_robust_clip(
     start = last_eval = last_log = time.monotonic()
     step, seen, history, window = 0, 0, [], []
     mining = MiningSettings(prompts=settings.mine_prompts, steps=settings.mine_steps)
-    mined, mined_passed = None, []
-    while True:
-        elapsed = time.monotonic() - start
-        if (settings.max_steps is not None and step >= settings.max_steps) or (settings.max_steps is None and elapsed >= budget):
-            break
-        progress = step / settings.max_steps if settings.max_steps else elapsed / budget
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(settings.lr, progress, warmup=0.05)
-        batch = make_batch(gen, rnd, tokenizer, batch_settings, size)
-        if settings.mine_prompts and step % settings.mine_every == 0:
-            prompts = mining_prompts(rnd, settings.mine_prompts)
-            renders = guided_renders(model, tokenizer, mean, std, prompts, gen, mining, size)
-            mined = (renders, prompts, judged(renders, prompts))
-            mined_passed.append(float(mined[2].float().mean()))
-        if mined is not None:
-            batch = with_mined(batch, tokenizer, *mined, rnd, gen)
-        with torch.no_grad():
-            text = F.normalize(model.encode_text(batch.tokens), dim=-1)
-            target = encode(reference, batch.images)
-            target_power = target.pow(2).sum(1).mean()
-
-        def contrastive(features: torch.Tensor) -> torch.Tensor:
-            unit = F.normalize(features, dim=-1)
-            loss = multi_positive_loss(unit, text, scale, batch.positive, batch.ignore)
-            if batch.negative is not None:
-                loss = loss + settings.unlikelihood_weight * unlikelihood(unit, text, scale, batch.negative)
-            return loss
-
-        # repainted scenes are to move to their names, not stay where the reference put them
-        held = ~batch.repainted
-
-        def fare(features: torch.Tensor) -> torch.Tensor:
-            # relative to the clean embeddings' size, so the two recipes' terms are on one scale
-            return (features - target)[held].pow(2).sum(1).mean() / target_power
-
-        def objective(features: torch.Tensor) -> torch.Tensor:
-            if settings.recipe == "tecoa":
-                return contrastive(features)
-            if settings.recipe == "fare":
-                return fare(features)
-            return contrastive(features) + settings.fare_weight * fare(features)
-
-        adversarial = pgd(
-            batch.images, lambda x: objective(encode(model, x)), settings.norm, settings.epsilon,
-            settings.attack_steps, settings.step_factor, gen,
-        )
-        loss = objective(encode(model, adversarial))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        step += 1
-        seen += len(batch.images)
-        window.append(loss.item())
-        now = time.monotonic()
-        if now - last_log >= 30 or step == 1:
-            renders_passed = f"  own renders pass {sum(mined_passed) / len(mined_passed):.0%}" if mined_passed else ""
-            log(f"step {step:5d}  {now - start:6.0f}s  {seen / (now - start):5.0f} img/s  "
-                f"adversarial loss {sum(window) / len(window):.3f}  lr {optimizer.param_groups[0]['lr']:.2e}"
-                + renders_passed)
-            last_log, window, mined_passed = now, [], []
-        if now - last_eval >= settings.eval_every_s:
-            accuracy = zero_shot_accuracy(model, tokenizer, eval_images, eval_scenes, mean, std)
-            history.append({"step": step, "seconds": round(now - start), **accuracy})
-            log(f"eval step {step}: " + "  ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
-            model.eval()
-            save_weights(model, tokenizer, out, {"steps": step, "partial": True, "robust": asdict(settings)},
-                         ROBUST_MODEL_NAME)
-            last_eval = time.monotonic()
+    miner = start_miner(settings.mine_workers, model, tokenizer, mean, std, size, mining, seed) if settings.mine_prompts else None
+    mined, mined_passed, all_passed = None, [], []
+    try:
+        while True:
+            elapsed = time.monotonic() - start
+            if (settings.max_steps is not None and step >= settings.max_steps) or (settings.max_steps is None and elapsed >= budget):
+                break
+            progress = step / settings.max_steps if settings.max_steps else elapsed / budget
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(settings.lr, progress, warmup=0.05)
+            late = progress >= settings.mine_from
+            batch = make_batch(gen, rnd, tokenizer, late_batches if late else early_batches, size)
+            if miner is not None and late and step % settings.mine_every == 0:
+                # the round asked for at the last mining step (None at the first), then the next one
+                received = miner.receive()
+                miner.request(step, model)
+                if received is not None:
+                    mined = received
+                    mined_passed.append(float(mined[2].float().mean()))
+                    all_passed.append(mined_passed[-1])
+            if mined is not None:
+                batch = with_mined(batch, tokenizer, *mined, rnd, gen)
+            loss = _robust_loss(model, reference, batch, settings, scale, encode, gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            seen += len(batch.images)
+            window.append(loss.item())
+            now = time.monotonic()
+            if now - last_log >= 30 or step == 1:
+                renders_passed = f"  own renders pass {sum(mined_passed) / len(mined_passed):.0%}" if mined_passed else ""
+                log(f"step {step:5d}  {now - start:6.0f}s  {seen / (now - start):5.0f} img/s  "
+                    f"adversarial loss {sum(window) / len(window):.3f}  lr {optimizer.param_groups[0]['lr']:.2e}"
+                    + renders_passed)
+                last_log, window, mined_passed = now, [], []
+            if now - last_eval >= settings.eval_every_s:
+                accuracy = zero_shot_accuracy(model, tokenizer, eval_images, eval_scenes, mean, std)
+                history.append({"step": step, "seconds": round(now - start), **accuracy})
+                log(f"eval step {step}: " + "  ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
+                model.eval()
+                save_weights(model, tokenizer, out, {"steps": step, "partial": True, "robust": asdict(settings)},
+                             ROBUST_MODEL_NAME)
+                last_eval = time.monotonic()
+    finally:
+        if miner is not None:
+            miner.close()
 
     model.eval()
     accuracy = zero_shot_accuracy(model, tokenizer, eval_images, eval_scenes, mean, std)
     seconds = time.monotonic() - start
     history.append({"step": step, "seconds": round(seconds), **accuracy})
-    log(f"final step {step} ({seconds / 60:.1f} min, {seen} images): " + "  ".join(f"{k} {v:.1%}" for k, v in accuracy.items()))
+    own = f"; own renders pass {sum(all_passed) / len(all_passed):.0%} over {len(all_passed)} rounds" if all_passed else ""
+    log(f"final step {step} ({seconds / 60:.1f} min, {seen} images): "
+        + "  ".join(f"{k} {v:.1%}" for k, v in accuracy.items()) + own)
     record = {"steps": step, "images_seen": seen, "seconds": round(seconds), "robust": asdict(settings),
               "eval": history, **_lineage(start_from, round(seconds))}
     save_weights(model, tokenizer, out, record, ROBUST_MODEL_NAME)
     log(f"wrote {out}")
     return out
+
+
+def _robust_loss(model: nn.Module, reference: nn.Module, batch, settings: RobustSettings, scale: torch.Tensor,
+                 encode: Callable[[nn.Module, torch.Tensor], torch.Tensor], gen: torch.Generator) -> torch.Tensor:
+    """The recipe's loss on PGD views of ``batch`` (the attack raises the same loss it is trained on)."""
+    with torch.no_grad():
+        text = F.normalize(model.encode_text(batch.tokens), dim=-1)
+        target = encode(reference, batch.images)
+        target_power = target.pow(2).sum(1).mean()
+
+    def contrastive(features: torch.Tensor) -> torch.Tensor:
+        unit = F.normalize(features, dim=-1)
+        loss = multi_positive_loss(unit, text, scale, batch.positive, batch.ignore)
+        if batch.negative is not None:
+            loss = loss + settings.unlikelihood_weight * unlikelihood(unit, text, scale, batch.negative)
+        return loss
+
+    # repainted scenes are to move to their names, not stay where the reference put them
+    held = ~batch.repainted
+
+    def fare(features: torch.Tensor) -> torch.Tensor:
+        # relative to the clean embeddings' size, so the two recipes' terms are on one scale
+        return (features - target)[held].pow(2).sum(1).mean() / target_power
+
+    def objective(features: torch.Tensor) -> torch.Tensor:
+        if settings.recipe == "tecoa":
+            return contrastive(features)
+        if settings.recipe == "fare":
+            return fare(features)
+        return contrastive(features) + settings.fare_weight * fare(features)
+
+    adversarial = pgd(batch.images, lambda x: objective(encode(model, x)), settings.norm, settings.epsilon,
+                      settings.attack_steps, settings.step_factor, gen)
+    return objective(encode(model, adversarial))
 
 
 def _lineage(start_from: Path | None, seconds: int) -> dict:
@@ -289,6 +314,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mine", type=int, default=0,
                         help="prompts per round of the model's own guided renders used as judged hard negatives")
     parser.add_argument("--mine-every", type=int, default=6, help="training steps between mining rounds")
+    parser.add_argument("--mine-from", type=float, default=0.0,
+                        help="share of the run after which mining and off-palette repaints begin")
+    parser.add_argument("--mine-workers", type=int, choices=(0, 1), default=1,
+                        help="1: mining renders in a worker process on the other core; 0: between training steps")
     parser.add_argument("--start-from", type=Path, default=None,
                         help="weights folder to fine-tune (default: the shipped clean tiny CLIP)")
     args = parser.parse_args(argv)
@@ -296,7 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     train_robust_clip(
         minutes=args.minutes, seed=args.seed, out=args.out, max_steps=args.max_steps, recipe=args.recipe,
         norm=args.norm, epsilon=args.epsilon, attack_steps=args.attack_steps, lr=args.lr, threads=args.threads,
-        off_palette_p=args.off_palette, mine_prompts=args.mine, mine_every=args.mine_every, start_from=args.start_from, log=lambda s: print(s, flush=True),
+        off_palette_p=args.off_palette, mine_prompts=args.mine, mine_every=args.mine_every, mine_from=args.mine_from,
+        mine_workers=args.mine_workers, start_from=args.start_from, log=lambda s: print(s, flush=True),
     )
 
 

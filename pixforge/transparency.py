@@ -45,7 +45,7 @@ def check_alpha(settings: TransparencySettings, generator: type, name: str) -> b
     """Whether the generator must be built with an alpha channel; a generator that has none is a ConfigError."""
     if settings.enabled and not getattr(generator, "supports_alpha", False):
         raise ConfigError(
-            f"--transparent: generator '{name}' has no alpha channel; use one that has (pixel, vqgan, dvae), "
+            f"--transparent: generator '{name}' has no alpha channel; use one that has (pixel, vqgan, dvae, strokes, shapes), "
             "or render without --transparent"
         )
     return settings.enabled

@@ -60,24 +60,29 @@ def _distance(points: np.ndarray, samples: np.ndarray) -> np.ndarray:
     return np.sqrt(((samples[:, None] - nearest) ** 2).sum(-1)).min(axis=1)
 
 
-def rasterise_svg(text: str) -> np.ndarray:
-    """The picture ``[H, W, 3]`` in 0..1 that the SVG text describes."""
+def rasterise_svg(text: str, rgba: bool = False) -> np.ndarray:
+    """The picture ``[H, W, 3]`` in 0..1 that the SVG text describes; with ``rgba``, ``[H, W, 4]``: colour
+    premultiplied by the alpha, then the alpha (a file with no background rectangle starts transparent)."""
     root = ET.fromstring(text)
     width, height = int(root.get("width")), int(root.get("height"))
     offsets = (np.arange(SUPERSAMPLE) + 0.5) / SUPERSAMPLE
     ys = (np.arange(height)[:, None] + offsets[None]).reshape(-1)
     xs = (np.arange(width)[:, None] + offsets[None]).reshape(-1)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-    image = np.zeros((len(grid), 3))
+    image = np.zeros((len(grid), 3))  # premultiplied
+    cover = np.zeros((len(grid), 1))
     for element in root:
         if element.tag == f"{NS}rect":
             image[:] = _colour(element.get("fill"))
+            cover[:] = 1.0
         elif element.tag == f"{NS}path":
             points = np.vstack([p for seg in _cubics(element.get("d")) for p in _flatten(seg)])
             inside = _distance(points, grid) <= float(element.get("stroke-width")) / 2
             alpha = inside[:, None] * float(element.get("stroke-opacity"))
             image = image * (1 - alpha) + _colour(element.get("stroke"))[None] * alpha
+            cover = cover * (1 - alpha) + alpha
         else:
             raise ValueError(f"element {element.tag!r} is outside the subset")
-    image = image.reshape(height, SUPERSAMPLE, width, SUPERSAMPLE, 3)
-    return image.mean(axis=(1, 3))
+    picture = np.concatenate([image, cover], axis=1) if rgba else image
+    picture = picture.reshape(height, SUPERSAMPLE, width, SUPERSAMPLE, picture.shape[1])
+    return picture.mean(axis=(1, 3))

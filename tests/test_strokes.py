@@ -158,3 +158,36 @@ def test_cli_bad_group_is_one_line(tmp_path) -> None:
     done = _cli("--steps", "2", "--size", "32", "--set", "optimizer.groups.pointz=1", "--out", str(tmp_path / "bad"))
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
     assert "no parameter group 'pointz'; did you mean 'points'" in done.stderr
+
+
+def test_transparent_strokes_have_their_coverage_as_alpha_and_an_svg_without_background() -> None:
+    context = tiny_context(32, 32)
+    with seeded(1):
+        generator = StrokesGenerator(StrokesSettings(count=3, width=4.0),
+                                     type(context)(**{**context.__dict__, "transparent": True}))
+    image = generator()
+    assert image.shape == (1, 4, 32, 32) and image.min() >= 0 and image.max() <= 1
+    with seeded(1):
+        opaque = StrokesGenerator(StrokesSettings(count=3, width=4.0, background=(0.2, 0.4, 0.6)), context)()
+    # the transparent picture over the opaque one's background is the opaque picture
+    over = image[:, :3] * image[:, 3:] + torch.tensor([0.2, 0.4, 0.6]).view(1, 3, 1, 1) * (1 - image[:, 3:])
+    assert torch.allclose(over, opaque, atol=1e-3)
+    assert image[:, 3].min() < 0.01 and image[:, 3].max() > 0.9
+    svg = generator.svg()
+    assert "<rect" not in svg and svg.count("<path") == 3
+    premultiplied = torch.cat([image[0, :3] * image[0, 3:], image[0, 3:]]).permute(1, 2, 0).detach().numpy()
+    assert np.abs(rasterise_svg(svg, rgba=True) - premultiplied).mean() < 0.03
+
+
+def test_cli_transparent_sketch_writes_an_rgba_png_and_its_svg(tmp_path) -> None:
+    from PIL import Image
+
+    from pixforge.cli import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as done:
+        main(["render", "a black cross", "--preset", "sketch", "--transparent", "--steps", "2", "--size", "32",
+              "--set", "cutouts.count=4", "--seed", "1", "--out", str(out), "-q"])
+    assert done.value.code in (0, None)
+    assert Image.open(out / "final.png").mode == "RGBA"
+    assert "<rect" not in (out / "final.svg").read_text()

@@ -122,7 +122,6 @@ def test_transparent_pixel_render_and_cli(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--set", "generator={name: shapes}"], "--transparent: generator 'shapes' has no alpha channel"),
     (["--set", "transparency.coverage=2"], "transparency.coverage"),
     (["--candidates", "2"], "--candidates cannot rank --transparent renders"),
     (["--set", "transparency.backgrounds=[stripes]"], "'stripes'"),
@@ -136,9 +135,21 @@ def test_bad_transparent_input_is_one_line(tmp_path, capsys, args: list[str], ne
     assert needle in err and len(err.splitlines()) == 1
 
 
-def test_python_api_refuses_an_unsupported_generator(pipe: Pipeline, tmp_path) -> None:
-    with pytest.raises(ConfigError, match="generator 'shapes' has no alpha channel"):
-        pipe.render("a red circle", preset="shapes", out=tmp_path / "s", transparent=True, **TINY)
+def test_python_api_refuses_an_unsupported_generator(tmp_path) -> None:
+    from pixforge.testing.dummies import DummyPlugin
+
+    with pytest.raises(ConfigError, match="generator 'dummy' has no alpha channel"):
+        Pipeline([DummyPlugin()]).render("a red circle", out=tmp_path / "s", transparent=True,
+                                          overrides=["generator={name: dummy}", "cutouts.count=4"], steps=1, size=32)
+
+
+def test_transparent_shapes_render_is_the_shape_alone(pipe: Pipeline, tmp_path) -> None:
+    result = pipe.render("a red circle", preset="shapes", out=tmp_path / "s", seed=4, transparent=True, **TINY)
+    assert result.tensor.shape == (1, 4, 32, 32) and result.image.mode == "RGBA"
+    alpha = result.tensor[0, 3]
+    assert alpha.max() > 0.5 and alpha.min() < 0.01  # the shape shows, the canvas around it is clear
+    colour = result.tensor[0, :3]
+    assert torch.allclose(colour, colour[:, :1, :1].expand_as(colour))  # one straight colour: the shape's
 
 
 def test_transparent_dvae_render_is_rgba_and_refuses_a_batch(pipe: Pipeline, tmp_path) -> None:

@@ -77,6 +77,8 @@ class StrokesGenerator(Generator[StrokesSettings]):
     reproduces_images = False
     #: the distance of every pixel to every sampled piece of every stroke, forward and backward (default settings)
     bytes_per_pixel = 16384
+    #: --transparent: no background, the strokes' own coverage is the alpha (and final.svg has no background)
+    supports_alpha = True
 
     def __init__(self, settings: StrokesSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
@@ -87,6 +89,7 @@ class StrokesGenerator(Generator[StrokesSettings]):
         rgb = torch.zeros(count, 3, device=device)
         self.rgb = nn.Parameter(rgb, requires_grad=settings.colour is None)
         self.alpha = nn.Parameter(torch.zeros(count, 1, device=device))
+        self._opaque = not context.transparent
         self.register_buffer("background", torch.tensor(settings.background, device=device), persistent=False)
         self.init(None)
 
@@ -126,8 +129,12 @@ class StrokesGenerator(Generator[StrokesSettings]):
     def forward(self) -> torch.Tensor:
         s = self.settings
         widths = self.widths.clamp(s.min_width, s.max_width)
-        return rasterise(self.points, widths, self.colours(), self.background, self.width, self.height, s.samples,
+        return rasterise(self.points, widths, self.colours(), self._backdrop(), self.width, self.height, s.samples,
                          s.softness)
+
+    def _backdrop(self) -> torch.Tensor | None:
+        """The background colour, or None in a transparent render (strokes over nothing)."""
+        return self.background if self._opaque else None
 
     def parameters_to_optimize(self) -> list[torch.Tensor]:
         return [p for group in self.parameter_groups() for p in group.params]
@@ -152,7 +159,7 @@ class StrokesGenerator(Generator[StrokesSettings]):
     def svg(self) -> str:
         """The strokes as an SVG document (what ``final.svg`` holds)."""
         s = self.settings
-        return strokes_svg(self.points, self.widths.clamp(s.min_width, s.max_width), self.colours(), self.background,
+        return strokes_svg(self.points, self.widths.clamp(s.min_width, s.max_width), self.colours(), self._backdrop(),
                            self.width, self.height)
 
     def extra_files(self) -> dict[str, bytes]:

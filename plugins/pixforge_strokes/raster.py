@@ -6,7 +6,8 @@ diffvg does not build on our machines, so strokes are drawn the plain way, in th
 2. the distance from every pixel centre to the polyline of those samples (nearest point on each straight
    piece), which gives round caps and joins as an SVG ``stroke-linecap="round"`` does;
 3. coverage ``sigmoid((width/2 - distance) / softness)`` times the stroke's opacity, composited stroke over
-   stroke in order onto the background ("over", as SVG paints paths in document order).
+   stroke in order onto the background ("over", as SVG paints paths in document order), or, with no
+   background (``--transparent``), onto nothing: the strokes' own alpha, accumulated by the same rule.
 
 Coordinates are in pixels with pixel ``(i, j)`` covering ``[i, i+1] x [j, j+1]``, SVG's convention, so the
 control points go into the SVG file unchanged.
@@ -61,13 +62,14 @@ def rasterise(
     points: torch.Tensor,
     widths: torch.Tensor,
     colours: torch.Tensor,
-    background: torch.Tensor,
+    background: torch.Tensor | None,
     width: int,
     height: int,
     samples: int = 12,
     softness: float = 0.25,
 ) -> torch.Tensor:
-    """Strokes → ``[1, 3, height, width]`` in 0..1.
+    """Strokes → ``[1, 3, height, width]`` in 0..1, or ``[1, 4, height, width]`` (straight colour, then alpha)
+    when ``background`` is None.
 
     ``points`` ``[N, 3S+1, 2]`` in pixels, ``widths`` ``[N]`` in pixels, ``colours`` ``[N, 4]`` RGBA in 0..1,
     ``background`` ``[3]``; strokes are painted in order, the last on top.
@@ -75,8 +77,23 @@ def rasterise(
     pixels = pixel_centres(width, height, points.device)
     distance = polyline_distance(sample_curves(points, samples), pixels)  # [N, P]
     coverage = torch.sigmoid((widths[:, None] / 2 - distance) / softness) * colours[:, 3:4]  # [N, P]
+    if background is None:
+        return _over_nothing(coverage, colours).reshape(1, 4, height, width)
     image = background.reshape(3, 1).expand(3, pixels.shape[0])
     for index in range(points.shape[0]):
         alpha = coverage[index : index + 1]
         image = image * (1 - alpha) + colours[index, :3, None] * alpha
     return image.reshape(1, 3, height, width)
+
+
+def _over_nothing(coverage: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
+    """``[4, P]``: the strokes painted in order onto a transparent canvas, "over" in premultiplied form, then
+    the colour divided back out of the accumulated alpha (where nothing is painted it stays 0)."""
+    painted = coverage.new_zeros(3, coverage.shape[1])
+    alpha = coverage.new_zeros(1, coverage.shape[1])
+    for index in range(coverage.shape[0]):
+        a = coverage[index : index + 1]
+        painted = painted * (1 - a) + colours[index, :3, None] * a
+        alpha = alpha * (1 - a) + a
+    straight = (painted / alpha.clamp_min(1e-4)).clamp(0.0, 1.0)
+    return torch.cat([straight, alpha], dim=0)

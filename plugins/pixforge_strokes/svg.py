@@ -1,4 +1,5 @@
-"""Strokes as an SVG document: one ``<path d="M x y C ...">`` a stroke over a background rectangle.
+"""Strokes as an SVG document: one ``<path d="M x y C ...">`` a stroke over a background rectangle (none when
+the render is transparent).
 
 The file says exactly what the rasteriser draws: the same control points in the same pixel coordinates,
 ``stroke-width``, ``stroke`` colour and ``stroke-opacity``, round caps and joins, painted in order.
@@ -28,16 +29,17 @@ def path_data(points: torch.Tensor) -> str:
 
 
 def strokes_svg(
-    points: torch.Tensor, widths: torch.Tensor, colours: torch.Tensor, background: torch.Tensor, width: int,
+    points: torch.Tensor, widths: torch.Tensor, colours: torch.Tensor, background: torch.Tensor | None, width: int,
     height: int,
 ) -> str:
     """The SVG text of strokes (``pixforge_strokes.raster.rasterise``'s arguments) on a ``width`` x ``height``
-    canvas."""
-    points, widths, colours, background = (t.detach().float().cpu() for t in (points, widths, colours, background))
+    canvas; with no ``background`` (a transparent render) the canvas has no background rectangle."""
+    points, widths, colours = (t.detach().float().cpu() for t in (points, widths, colours))
     lines = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="{_rgb(background)}"/>',
     ]
+    if background is not None:
+        lines.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="{_rgb(background.detach().float().cpu())}"/>')
     for stroke, stroke_width, colour in zip(points, widths, colours):
         lines.append(
             f'<path d="{path_data(stroke)}" fill="none" stroke="{_rgb(colour[:3])}" '

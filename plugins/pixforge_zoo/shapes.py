@@ -32,9 +32,12 @@ class ShapesGenerator(Generator):
     description = "one soft primitive shape (circle, square, star, ...) on a flat background"
     #: an init image only sets the background to its mean colour
     reproduces_images = False
+    #: --transparent: the shape alone, its soft coverage as the alpha (no background)
+    supports_alpha = True
 
     def __init__(self, settings: ShapesSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
+        self._transparent = context.transparent
         self.background = torch.nn.Parameter(torch.zeros(3))
         self.colour = torch.nn.Parameter(torch.zeros(3))
         self.centre = torch.nn.Parameter(torch.zeros(2))
@@ -71,8 +74,10 @@ class ShapesGenerator(Generator):
         weights = torch.softmax(self.mix, dim=0)
         pixels = radius * min(self.width, self.height) / self.settings.edge
         alpha = sum(w * torch.sigmoid(-shape_distance(name, x, y) * pixels) for w, name in zip(weights, SHAPES))
-        background = torch.sigmoid(self.background)[:, None, None]
         colour = torch.sigmoid(self.colour)[:, None, None]
+        if self._transparent:
+            return torch.cat([colour.expand(3, *alpha.shape), alpha[None]]).unsqueeze(0)
+        background = torch.sigmoid(self.background)[:, None, None]
         return (background * (1 - alpha) + colour * alpha).unsqueeze(0)
 
     def after_step(self) -> None:

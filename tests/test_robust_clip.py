@@ -91,8 +91,18 @@ def test_shipped_robust_weights_record_how_they_were_trained():
     payload = json.loads((ROBUST_WEIGHTS_DIR / tiny_clip.CONFIG_FILE).read_text(encoding="utf-8"))
     recipe = payload["pixforge"]["robust"]
     assert recipe["norm"] in ("l2", "linf") and recipe["epsilon"] > 0 and recipe["attack_steps"] >= 1
-    assert payload["pixforge"]["seconds"] <= 30 * 60
+    assert payload["pixforge"]["seconds"] <= 30 * 60 and payload["pixforge"]["total_seconds"] <= 30 * 60
     assert not payload["pixforge"].get("partial")
+    assert payload["pixforge"]["started_from"] == "the clean tiny CLIP"  # one run, no chain
+
+
+def test_zoo_train_tiny_clip_robust_runs_the_shipped_recipe():
+    import json
+
+    from pixforge_zoo.train_robust import SHIPPED_RECIPE
+
+    recipe = json.loads((ROBUST_WEIGHTS_DIR / tiny_clip.CONFIG_FILE).read_text(encoding="utf-8"))["pixforge"]["robust"]
+    assert {key: recipe[key] for key in SHIPPED_RECIPE} == SHIPPED_RECIPE
 
 
 def test_clip_perceptor_loads_the_robust_model_by_name(tmp_path):

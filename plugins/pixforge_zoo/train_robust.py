@@ -46,6 +46,10 @@ from .train_clip import EVAL_SEED_OFFSET, TrainSettings, make_batch, multi_posit
 from .training import learning_rate, time_box_parser
 
 RECIPES = ("tecoa", "fare", "mixed")
+#: what the shipped robust model adds to the plain settings (``pixforge zoo train tiny-clip-robust``): half
+#: the run robust training alone, then its own guided renders mined on the other core and off-palette
+#: repaints; 28 minutes on 2 cores kept 85.6 % shape accuracy and drew the prompt 5 times as often
+SHIPPED_RECIPE = {"mine_prompts": 24, "mine_every": 8, "mine_from": 0.5, "off_palette_p": 0.3}
 NORMS = ("l2", "linf")
 
 

@@ -18,7 +18,9 @@ def train_tiny_clip(minutes: float, seed: int, out: Path | None) -> Path:
 
 
 def train_tiny_clip_robust(minutes: float, seed: int, out: Path | None) -> Path:
-    """Adversarial fine-tuning of the shipped tiny CLIP's image tower (see ``pixforge_zoo.train_robust``)."""
+    """Adversarial fine-tuning of the shipped tiny CLIP's image tower with the shipped model's recipe
+    (``pixforge_zoo.train_robust.SHIPPED_RECIPE``: mining its own renders in the run's second half)."""
+    from .train_robust import SHIPPED_RECIPE
     from .train_robust import train_robust_clip as run
 
-    return run(minutes=minutes, seed=seed, out=out, log=lambda line: print(line, flush=True))
+    return run(minutes=minutes, seed=seed, out=out, log=lambda line: print(line, flush=True), **SHIPPED_RECIPE)

@@ -78,22 +78,18 @@ def rasterise(
     distance = polyline_distance(sample_curves(points, samples), pixels)  # [N, P]
     coverage = torch.sigmoid((widths[:, None] / 2 - distance) / softness) * colours[:, 3:4]  # [N, P]
     if background is None:
-        return _over_nothing(coverage, colours).reshape(1, 4, height, width)
-    image = background.reshape(3, 1).expand(3, pixels.shape[0])
-    for index in range(points.shape[0]):
-        alpha = coverage[index : index + 1]
-        image = image * (1 - alpha) + colours[index, :3, None] * alpha
-    return image.reshape(1, 3, height, width)
+        # onto nothing, premultiplied: a fourth ink of 1 painted by the same rule accumulates the alpha
+        inks = torch.cat([colours[:, :3], torch.ones_like(colours[:, :1])], dim=1)
+        painted = _paint(coverage, inks, coverage.new_zeros(4, pixels.shape[0]))
+        straight = (painted[:3] / painted[3:].clamp_min(1e-4)).clamp(0.0, 1.0)
+        return torch.cat([straight, painted[3:]]).reshape(1, 4, height, width)
+    start = background.reshape(3, 1).expand(3, pixels.shape[0])
+    return _paint(coverage, colours[:, :3], start).reshape(1, 3, height, width)
 
 
-def _over_nothing(coverage: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
-    """``[4, P]``: the strokes painted in order onto a transparent canvas, "over" in premultiplied form, then
-    the colour divided back out of the accumulated alpha (where nothing is painted it stays 0)."""
-    painted = coverage.new_zeros(3, coverage.shape[1])
-    alpha = coverage.new_zeros(1, coverage.shape[1])
+def _paint(coverage: torch.Tensor, inks: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+    """``canvas`` ``[C, P]`` with each stroke's ``inks`` ``[N, C]`` laid "over" it in order, at ``coverage`` ``[N, P]``."""
     for index in range(coverage.shape[0]):
-        a = coverage[index : index + 1]
-        painted = painted * (1 - a) + colours[index, :3, None] * a
-        alpha = alpha * (1 - a) + a
-    straight = (painted / alpha.clamp_min(1e-4)).clamp(0.0, 1.0)
-    return torch.cat([straight, alpha], dim=0)
+        alpha = coverage[index : index + 1]
+        canvas = canvas * (1 - alpha) + inks[index, :, None] * alpha
+    return canvas

@@ -8,7 +8,8 @@ The exchange is pipelined and deterministic: at a mining step the trainer takes 
 at the previous mining step (waiting if it is not done) and asks for the next one with its current image
 tower. Each round's prompts and noise come from the run's seed and the round's step, never from timing,
 so a run of ``max_steps`` gives the same bytes every time. ``InlineMiner`` renders in the trainer's
-process instead (no lag), for a machine with one core.
+process instead, for a machine with one core; the trainer takes its rounds in the same order, with the same
+lag, so the two give the same weights.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Miner(Protocol):
 
 
 class InlineMiner:
-    """Renders each round at once, in the trainer's own process, with the trainer's current model."""
+    """Renders each round in the trainer's own process when it is asked for, with the trainer's model of
+    that step; ``receive`` hands it over at the next mining step, as ``ProcessMiner`` does."""
 
     def __init__(self, tokenizer: WordTokenizer, mean: tuple[float, ...], std: tuple[float, ...], size: int,
                  settings: MiningSettings, seed: int) -> None:
@@ -68,9 +70,9 @@ class InlineMiner:
 
 def _serve(connection, model: nn.Module, tokenizer: WordTokenizer, mean: tuple[float, ...], std: tuple[float, ...],
            size: int, settings: MiningSettings, seed: int) -> None:
-    """The worker: render every requested round with the image tower it came with, until told to stop."""
+    """The worker: render every requested round with the image tower it came with, until told to stop
+    (``model`` arrives frozen, a ``_frozen_copy``)."""
     torch.set_num_threads(1)
-    model.eval().requires_grad_(False)
     while True:
         message = connection.recv()
         if message is None:

@@ -10,6 +10,7 @@ Writes the 2×2 tilings to ``--out``.
 
     python bench/tile_seam.py                            # 4 prompts, presets default and dvae, 1 torch thread
     python bench/tile_seam.py --presets default --count 6
+    python bench/tile_seam.py --presets dvae --set losses.smoothness.weight=3
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=4, help="prompts (one per shape, from the tuning set)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="KEY=VALUE, repeatable")
     parser.add_argument("--out", type=Path, default=Path("bench-out/tile_seam"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pipe = Pipeline()
     prompts = tuning_prompts(1)[: args.count]
-    print(f"{len(prompts)} prompts, seed {args.seed}, {torch.get_num_threads()} torch thread(s), "
+    print(f"{len(prompts)} prompts, seed {args.seed}, {' '.join(args.overrides)}, {torch.get_num_threads()} torch thread(s), "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'preset':<8} {'prompt':<44} {'mode':<6} {'wrap':>6} {'inside':>6} {'ratio':>6} {'s':>5} {'vs cell edges':>13}")
     ratios: dict[tuple[str, str], list[float]] = {}
@@ -64,7 +66,8 @@ def main() -> None:
             for mode in ("plain", "tile"):
                 started = time.perf_counter()
                 run = args.out / f"{preset}-{prompt.shape}-{mode}"
-                result = pipe.render(prompt.text, preset, seed=args.seed, out=run, **({"tile": True} if mode == "tile" else {}))
+                result = pipe.render(prompt.text, preset, seed=args.seed, out=run, overrides=args.overrides,
+                                     **({"tile": True} if mode == "tile" else {}))
                 seconds = time.perf_counter() - started
                 image = pil_to_tensor(load_image(result.final_path))
                 save_png(run / "tiled-2x2.png", image.repeat(1, 1, 2, 2))

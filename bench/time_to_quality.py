@@ -14,6 +14,7 @@ reaches R in at most T / 2, on 1 and on 2 threads. Nothing is asserted.
 
     python bench/time_to_quality.py                          # 12 held-out prompts, seed 0, 1 thread
     python bench/time_to_quality.py --threads 2 --limit 60 --seeds 0,1
+    python bench/time_to_quality.py --preset default,pixels --threads 2   # one reference run, two presets
     python bench/time_to_quality.py --limit 6 --clip pixforge-tiny-clip-mined   # both loops on the mined CLIP
 """
 
@@ -94,7 +95,7 @@ def run_reference(prompt, seed: int, args: argparse.Namespace, models) -> Curve:
     return curve
 
 
-def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path) -> Curve:
+def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path, preset: str) -> Curve:
     from pixforge.components import Observer
 
     clock, curve = Clock(), Curve()
@@ -113,7 +114,7 @@ def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path) -
             clock.start()
 
     overrides = [f"size={args.size}x{args.size}", *args.set]
-    pipe.render(prompt.text, args.preset, overrides=overrides, seed=seed, out=out, observers=[Snapshots()])
+    pipe.render(prompt.text, preset, overrides=overrides, seed=seed, out=out, observers=[Snapshots()])
     return curve
 
 
@@ -136,7 +137,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="canvas side for both loops (the default preset's)")
     parser.add_argument("--ref-steps", type=int, default=500, help="generate.py's default iterations")
     parser.add_argument("--ref-cuts", type=int, default=32, help="generate.py's default cutouts")
-    parser.add_argument("--preset", default="default")
+    parser.add_argument("--preset", default="default", help="pixforge preset; comma-separated for several "
+                        "against one reference run (default,pixels)")
     parser.add_argument("--set", action="append", default=[], help="pixforge overrides, as --set")
     parser.add_argument("--every", type=int, default=10, help="judge every N steps")
     parser.add_argument("--clip", choices=CLIPS, default=CLIPS[0], help="the tiny CLIP both loops use")
@@ -159,38 +161,54 @@ def main() -> None:
     models, pipe = reference_models(args.clip), Pipeline()
     import tempfile
 
-    ref_curves, pix_curves = [], []
+    presets = args.preset.split(",")
+    ref_curves: list[Curve] = []
+    pix_curves: dict[str, list[Curve]] = {preset: [] for preset in presets}
     with tempfile.TemporaryDirectory() as tmp:
         for n, (prompt, seed) in enumerate((p, s) for p in picked for s in seeds):
             ref = run_reference(prompt, seed, args, models)
-            pix = run_pixforge(prompt, seed, args, pipe, Path(tmp, f"r{n}"))
             ref_curves.append(ref)
-            pix_curves.append(pix)
-            print(f"  {prompt.text!r} seed {seed}: reference {'pass' if ref.points[-1][3] else 'fail'} in "
-                  f"{ref.points[-1][1]:.1f} s, pixforge {'pass' if pix.points[-1][3] else 'fail'} in {pix.points[-1][1]:.1f} s",
-                  flush=True)
-    ref_rows, pix_rows = summarise(ref_curves), summarise(pix_curves)
-    for label, rows in (("reference (generate.py defaults)", ref_rows), (f"pixforge ({args.preset})", pix_rows)):
-        print(f"\n{label}\n| step | wall s | CPU s | pass rate |\n|---|---|---|---|")
-        for step, wall, cpu, rate in rows:
-            print(f"| {step} | {wall:.2f} | {cpu:.2f} | {rate:.1%} |")
+            line = f"  {prompt.text!r} seed {seed}: reference {'pass' if ref.points[-1][3] else 'fail'} in {ref.points[-1][1]:.1f} s"
+            for preset in presets:
+                pix = run_pixforge(prompt, seed, args, pipe, Path(tmp, f"{preset}-{n}"), preset)
+                pix_curves[preset].append(pix)
+                line += f", {preset} {'pass' if pix.points[-1][3] else 'fail'} in {pix.points[-1][1]:.1f} s"
+            print(line, flush=True)
+    ref_rows = summarise(ref_curves)
+    print_curve("reference (generate.py defaults)", ref_rows)
+    for preset in presets:
+        print_curve(f"pixforge ({preset})", summarise(pix_curves[preset]))
+    for preset in presets:
+        compare(preset, ref_rows, summarise(pix_curves[preset]))
+
+
+def print_curve(label: str, rows: list[tuple[int, float, float, float]]) -> None:
+    print(f"\n{label}\n| step | wall s | CPU s | pass rate |\n|---|---|---|---|")
+    for step, wall, cpu, rate in rows:
+        print(f"| {step} | {wall:.2f} | {cpu:.2f} | {rate:.1%} |")
+
+
+def compare(preset: str, ref_rows: list[tuple[int, float, float, float]],
+            pix_rows: list[tuple[int, float, float, float]]) -> None:
+    """The reference's final pass rate and time against one preset's curve, by wall and by CPU clock."""
     final_rate = ref_rows[-1][3]
     print(f"\nreference: pass rate {final_rate:.1%} after {ref_rows[-1][1]:.1f} s wall, {ref_rows[-1][2]:.1f} s CPU "
-          f"(mean per render); pixforge ends at {pix_rows[-1][3]:.1%} after {pix_rows[-1][1]:.1f} s wall, "
+          f"(mean per render); pixforge ({preset}) ends at {pix_rows[-1][3]:.1%} after {pix_rows[-1][1]:.1f} s wall, "
           f"{pix_rows[-1][2]:.1f} s CPU")
     for clock, column in (("wall", 1), ("CPU", 2)):
         final_time = ref_rows[-1][column]
         at_t = max((row[3] for row in pix_rows if row[column] <= final_time), default=0.0)
         reach = next((row[column] for row in pix_rows if row[3] >= final_rate), None)
-        line = f"{clock}: pixforge's pass rate within the reference's time: {at_t:.1%}; "
+        line = f"{clock}: {preset}'s pass rate within the reference's time: {at_t:.1%}; "
         if final_rate == 0:
             line += "the reference passes none, so time to its pass rate says nothing"
         elif reach is None:
-            line += "pixforge never reaches the reference's pass rate: target (≤ 0.50 × its time) missed"
+            line += f"{preset} never reaches the reference's pass rate: target (≤ 0.50 × its time) missed"
         else:
-            line += (f"pixforge reaches {final_rate:.1%} after {reach:.1f} s = {reach / final_time:.2f} × the "
+            line += (f"{preset} reaches {final_rate:.1%} after {reach:.1f} s = {reach / final_time:.2f} × the "
                      f"reference's time (target ≤ 0.50: {'met' if reach <= final_time / 2 else 'missed'})")
         print(line)
+
 
 if __name__ == "__main__":
     main()

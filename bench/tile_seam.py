@@ -57,7 +57,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     pipe = Pipeline()
     prompts = tuning_prompts(1)[: args.count]
-    print(f"{len(prompts)} prompts, seed {args.seed}, {' '.join(args.overrides)}, {torch.get_num_threads()} torch thread(s), "
+    settings = "".join(f"--set {o}, " for o in args.overrides)
+    print(f"{len(prompts)} prompts, seed {args.seed}, {settings}{torch.get_num_threads()} torch thread(s), "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'preset':<8} {'prompt':<44} {'mode':<6} {'wrap':>6} {'inside':>6} {'ratio':>6} {'s':>5} {'vs cell edges':>13}")
     ratios: dict[tuple[str, str], list[float]] = {}

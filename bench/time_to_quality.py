@@ -175,11 +175,12 @@ def main() -> None:
                 line += f", {preset} {'pass' if pix.points[-1][3] else 'fail'} in {pix.points[-1][1]:.1f} s"
             print(line, flush=True)
     ref_rows = summarise(ref_curves)
+    pix_rows = {preset: summarise(curves) for preset, curves in pix_curves.items()}
     print_curve("reference (generate.py defaults)", ref_rows)
-    for preset in presets:
-        print_curve(f"pixforge ({preset})", summarise(pix_curves[preset]))
-    for preset in presets:
-        compare(preset, ref_rows, summarise(pix_curves[preset]))
+    for preset, rows in pix_rows.items():
+        print_curve(f"pixforge ({preset})", rows)
+    for preset, rows in pix_rows.items():
+        compare(preset, ref_rows, rows)
 
 
 def print_curve(label: str, rows: list[tuple[int, float, float, float]]) -> None:

@@ -111,6 +111,18 @@ def parse_stages(value: Any) -> Any:
     return stages
 
 
+class LayoutSettings(StrictModel):
+    """A first picture by another generator, best of ``candidates`` by CLIP, that the render starts from
+    (``pixforge.layout``): a generator of clean primitives settles where and what, the render's own adds detail."""
+
+    generator: ComponentSpec
+    #: the layout's steps; a render of fewer steps (``--steps 2``) gives its layout as many as it has
+    steps: int = Field(100, ge=1)
+    #: pictures tried, as ``--candidates`` tries them (one batch of samples when the generator draws them side
+    #: by side, else seeds seed, seed+1, ...); the one the render's perceptors score best is kept
+    candidates: int = Field(6, ge=1, le=64)
+
+
 class VideoSettings(StrictModel):
     """Whether to write a video of the progress frames, and how."""
 
@@ -154,6 +166,8 @@ class RenderConfig(StrictModel):
     #: upsampled (``pixforge.staging``); the render then takes ``size`` and ``steps`` from the stages (the last
     #: stage's size, the sum of their steps)
     stages: list[StageSettings] = Field(default_factory=list)
+    #: a layout rendered first by another generator, that the render (its first stage) starts from; None: none
+    layout: LayoutSettings | None = None
 
     @field_validator("size", mode="before")
     @classmethod

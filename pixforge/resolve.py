@@ -151,17 +151,26 @@ def fill_component_settings(
     Settings to ``Pipeline.build`` and stores their plain form, defaults filled in."""
     for kind in KINDS:
         for index, spec in enumerate(kind.specs(config)):
-            inside = [kind.field, index] if kind.many else [kind.field]
-            try:
-                cls = registry.get(kind.name, spec.name)
-            except PixforgeError as exc:
-                source = blame(changes, (*inside, "name"))
-                raise type(exc)(f"{source}: {exc}" if source else str(exc)) from None
-            label = f"{kind.field} '{spec.name}' settings"
-            inside.append("settings")
-            named = lambda loc, inside=inside, label=label: _blamed(blame(changes, (*inside, *loc)), label)  # noqa: E731
-            spec.carry(validate(cls.Settings, spec.settings, named))
+            _fill(registry, kind.name, spec, [kind.field, index] if kind.many else [kind.field], kind.field, changes)
+    if config.layout is not None:  # the layout's generator, checked as the render's own is
+        _fill(registry, "generator", config.layout.generator, ["layout", "generator"], "layout generator", changes)
     return config
+
+
+def _fill(
+    registry: Registry, kind: str, spec: ComponentSpec, inside: list[str | int], what: str,
+    changes: list[tuple[Where, str]],
+) -> None:
+    """Validate one spec's settings (its name first), blaming the override that set them when one did."""
+    try:
+        cls = registry.get(kind, spec.name)
+    except PixforgeError as exc:
+        source = blame(changes, (*inside, "name"))
+        raise type(exc)(f"{source}: {exc}" if source else str(exc)) from None
+    label = f"{what} '{spec.name}' settings"
+    inside = [*inside, "settings"]
+    named = lambda loc: _blamed(blame(changes, (*inside, *loc)), label)  # noqa: E731
+    spec.carry(validate(cls.Settings, spec.settings, named))
 
 
 def _blamed(source: str | None, label: str) -> str:

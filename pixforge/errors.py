@@ -22,6 +22,10 @@ class PixforgeWarning(UserWarning):
     """Something a user should know that does not stop the command (the CLI prints it as one line)."""
 
 
+class VocabularyWarning(PixforgeWarning):
+    """A prompt word the perceptor's model does not know; a layout leaves it to the render it starts."""
+
+
 class RenderAborted(PixforgeError):
     """A render that stopped early (NaN loss, interrupt); its run folder keeps what it made."""
 

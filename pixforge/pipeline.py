@@ -35,11 +35,12 @@ from .prompts import PromptSet, parse_image_prompts, parse_noise_prompts, parse_
 from .recording import FrameSaver, VideoWriter
 from .resolve import component_settings, resolve_config
 from .results import RenderResult
-from .resume import Checkpoint
+from .resume import Checkpoint, is_completed
 from .regions import build_regions
 from .run_folder import RunFolder
 from .transparency import Transparency, check_alpha
 from .seeding import resolve_seed, seeded
+from .layout import layout_dir, render_layout, wants_layout
 from .staging import render_stages
 
 
@@ -137,7 +138,7 @@ class Pipeline:
         run_dir = Path(out) if out is not None else new_run_dir(stem=config.prompt)
         if candidates == 1:
             return self.render_config(config.model_copy(update={"seed": seed}), run_dir, observers)
-        return self._best_of(config, seed, candidates, run_dir, observers)
+        return self.render_candidates(config, seed, candidates, run_dir, observers)
 
     def resume(
         self, run_dir: str | Path, observers: Sequence[Observer] = (), trust_checkpoint: bool = False
@@ -153,6 +154,10 @@ class Pipeline:
         config = resolve_config(self.registry, read_yaml(settings), trust_checkpoint=trust_checkpoint)
         if config.stages:
             return render_stages(self, config, run_dir, observers, resuming=True)
+        if wants_layout(config) and not RunFolder(run_dir).checkpoint.exists() and not is_completed(run_dir):
+            # stopped in its layout or before its first checkpoint: the finished layout is kept, the rest
+            # renders again from it (the same bytes as if it had never stopped)
+            return self.render_config(config, run_dir, observers)
         return self.render_config(config, run_dir, observers, resume=Checkpoint.load(run_dir))
 
     def render_config(
@@ -176,7 +181,22 @@ class Pipeline:
             return render_stages(self, config, run_dir, observers)
         run_dir.mkdir(parents=True, exist_ok=True)
         folder = RunFolder(run_dir)
-        with folder.lock(), seeded(seed, device):
+        with folder.lock():
+            if start is None and resume is None and wants_layout(config):
+                folder.write_text(RunFolder.SETTINGS, config_to_yaml(config))  # so a stop in the layout can resume
+                start = render_layout(self, config, run_dir, observers)
+                result = self._render_built(config, device, run_dir, observers, resume, start)
+                return replace(result, extras={**result.extras, "layout": str(layout_dir(run_dir))})
+            return self._render_built(config, device, run_dir, observers, resume, start)
+
+    def _render_built(
+        self, config: RenderConfig, device: torch.device, run_dir: Path, observers: Sequence[Observer],
+        resume: Checkpoint | None, start: torch.Tensor | None,
+    ) -> RenderResult:
+        """Build the components and run the engine (``run_dir``'s lock held, ``config.seed`` an int)."""
+        seed = int(config.seed)
+        folder = RunFolder(run_dir)
+        with seeded(seed, device):
             components = self.build(config, device, run_dir, list(observers), start)
             asked, config.size = config.size, (components.generator.width, components.generator.height)
             if tuple(asked) != config.size:
@@ -184,7 +204,7 @@ class Pipeline:
                     f"size {asked[0]}x{asked[1]} rounded to {config.size[0]}x{config.size[1]}, "
                     f"what generator '{config.generator.name}' can make",
                     PixforgeWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors],
                        device, components.generator.bytes_per_pixel)
@@ -206,8 +226,8 @@ class Pipeline:
                 folder.checkpoint.unlink(missing_ok=True)  # a finished render has nothing to resume
             return result
 
-    def _best_of(
-        self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer]
+    def render_candidates(
+        self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer] = ()
     ) -> RenderResult:
         """Render ``count`` candidates under ``run_dir/candidates/`` and put the best one's final.png in ``run_dir``.
 

@@ -37,7 +37,8 @@ class ProgressBar(Observer):
         if not self.enabled:
             return
         self.progress = stderr_progress(
-            TextColumn("[bold]render"),
+            # a layout's candidates (pixforge.layout: RUN/layout/candidates/...) run before the render itself
+            TextColumn("[bold]layout" if "layout" in run.run_dir.parts[-3:] else "[bold]render"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),

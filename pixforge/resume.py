@@ -112,6 +112,12 @@ def restore_params(params: list[torch.Tensor], checkpoint: Checkpoint) -> None:
             param.copy_(saved.to(param.device))
 
 
+def is_completed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a finished render: run.json says completed and its final.png is there."""
+    status = read_status(run_dir)
+    return bool(status and status.get("status") == "completed") and RunFolder(run_dir).final.is_file()
+
+
 def write_status(run_dir: Path, status: str, steps_done: int, total_steps: int, message: str = "") -> None:
     """``run.json``: how the render ended, so a sweep can tell finished runs from interrupted ones."""
     RunFolder(run_dir).write_text(

@@ -28,7 +28,8 @@ from .components import Observer
 from .config import RenderConfig, StageSettings, config_to_yaml
 from .outputs import load_image, pil_to_tensor, render_metadata, save_png
 from .results import RenderDiverged, RenderInterrupted, RenderResult, Status
-from .resume import Checkpoint, read_status, write_status
+from .layout import render_layout, wants_layout
+from .resume import Checkpoint, is_completed, write_status
 from .run_folder import RunFolder
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def follow_stages(config: RenderConfig) -> RenderConfig:
 
 def stage_config(config: RenderConfig, stage: StageSettings) -> RenderConfig:
     """One stage's settings: the render's own, at the stage's size and steps, unstaged."""
-    return config.model_copy(update={"size": stage.size, "steps": stage.steps, "stages": []}, deep=True)
+    return config.model_copy(update={"size": stage.size, "steps": stage.steps, "stages": [], "layout": None}, deep=True)
 
 
 def stage_dir(run_dir: Path, index: int, stage: StageSettings) -> Path:
@@ -59,11 +60,6 @@ def _picture(folder: Path) -> torch.Tensor:
     """A stage's final.png as ``[1, 3, H, W]`` (``[1, 4, H, W]`` when it is RGBA, a transparent render's):
     what the next stage starts from."""
     return pil_to_tensor(load_image(RunFolder(folder).final, "the previous stage's final.png"), keep_alpha=True)
-
-
-def _is_done(folder: Path) -> bool:
-    status = read_status(folder)
-    return bool(status and status.get("status") == "completed") and RunFolder(folder).final.is_file()
 
 
 def render_stages(
@@ -81,11 +77,12 @@ def render_stages(
         done = 0
         result: RenderResult | None = None
         previous: Path | None = None
+        first = render_layout(pipeline, config, run_dir, observers) if wants_layout(config) else None
         for index, stage in enumerate(config.stages, start=1):
             here = stage_dir(run_dir, index, stage)
-            start = _picture(previous) if previous is not None else None
+            start = _picture(previous) if previous is not None else first
             previous = here
-            if resuming and _is_done(here):
+            if resuming and is_completed(here):
                 done += stage.steps
                 continue
             resume = Checkpoint.load(here) if resuming and RunFolder(here).checkpoint.is_file() else None

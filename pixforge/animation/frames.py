@@ -33,6 +33,7 @@ from ..pipeline import Pipeline
 from ..prompts import PromptSet, Weighted, parse_prompts
 from ..resolve import resolve_config
 from ..results import RenderDiverged, RenderResult
+from ..layout import render_layout, wants_layout
 from ..resume import write_status
 from ..run_folder import RunFolder
 from ..seeding import resolve_seed, seeded
@@ -186,8 +187,12 @@ class Animator:
         init image) for ``steps`` steps, each later one from the last frame moved, for ``steps_per_frame``."""
         work = self.run_dir / WORK
         work.mkdir(exist_ok=True)
+        layout = None  # the first frame starts from the settings' layout, as a still would
+        if index == 0 and wants_layout(self.still):
+            layout = render_layout(self.pipeline, self.still.model_copy(update={"seed": self.seed}), self.run_dir,
+                                   self.observers)
         with seeded(frame_seed(self.seed, index), device):
-            components = self.pipeline.build(self.still, device, work, self.observers)
+            components = self.pipeline.build(self.still, device, work, self.observers, layout)
             self._check_size(components)
             components.prompts = prompts_at(components.prompts, self.config, self.animation, index)
             steps = self.config.steps

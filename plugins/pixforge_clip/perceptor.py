@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from pixforge.components import BuildContext, Perceptor
-from pixforge.errors import ConfigError, PixforgeWarning
+from pixforge.errors import ConfigError, VocabularyWarning
 from pixforge.precision import autocast_for, weight_dtype, weights_precision
 from pixforge.settings import StrictModel
 from pixforge.weights import WeightEntry
@@ -153,7 +153,7 @@ class ClipPerceptor(Perceptor[ClipSettings]):
             warnings.warn(
                 f"{name} does not know the word{'s' if len(words) > 1 else ''} {', '.join(repr(w) for w in words)} "
                 f"(read as unknown); its vocabulary: `pixforge models show {name}`",
-                PixforgeWarning,
+                VocabularyWarning,
                 stacklevel=3,
             )
 

@@ -11,18 +11,25 @@ import torch
 from pydantic import Field
 
 from pixforge.components import BuildContext, Generator
+from pixforge.errors import ConfigError
 from pixforge.settings import StrictModel
 
 from .world import SHAPES, shape_distance
 
 
 class ShapesSettings(StrictModel):
-    """How soft the edges are, and how far the shape may stray from the centre at the start."""
+    """How soft the edges are, how far the shape may stray from the centre at the start, and how many
+    pictures are drawn side by side."""
 
     #: edge softness in pixels: wider edges give smoother gradients to the position and size
     edge: float = Field(1.5, gt=0)
     #: spread of the random start around the canvas centre (fraction of the side)
     spread: float = Field(0.15, ge=0, le=0.5)
+    #: pictures optimised together (independent samples in one batch; ``--candidates N`` sets it): with
+    #: more than one, sample k starts leaning to the k-th shape (modulo six), so six samples try every shape
+    batch: int = Field(1, ge=1, le=64)
+    #: how far a sample of a batch starts leaning to its shape (a lead of the soft choice's logit)
+    lean: float = Field(2.0, ge=0, le=10)
 
 
 class ShapesGenerator(Generator):
@@ -34,16 +41,22 @@ class ShapesGenerator(Generator):
     reproduces_images = False
     #: --transparent: the shape alone, its soft coverage as the alpha (no background)
     supports_alpha = True
+    #: ``--candidates N`` (and a layout's candidates) draws N samples in one batch
+    samples_setting = "batch"
 
     def __init__(self, settings: ShapesSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
         self._transparent = context.transparent
-        self.background = torch.nn.Parameter(torch.zeros(3))
-        self.colour = torch.nn.Parameter(torch.zeros(3))
-        self.centre = torch.nn.Parameter(torch.zeros(2))
-        self.size = torch.nn.Parameter(torch.zeros(()))
-        self.angle = torch.nn.Parameter(torch.zeros(()))
-        self.mix = torch.nn.Parameter(torch.zeros(len(SHAPES)))
+        if context.transparent and settings.batch != 1:
+            raise ConfigError(f"generator 'shapes': --transparent draws one picture, got batch {settings.batch}; "
+                              "set generator.settings.batch=1")
+        n = settings.batch
+        self.background = torch.nn.Parameter(torch.zeros(n, 3))
+        self.colour = torch.nn.Parameter(torch.zeros(n, 3))
+        self.centre = torch.nn.Parameter(torch.zeros(n, 2))
+        self.size = torch.nn.Parameter(torch.zeros(n))
+        self.angle = torch.nn.Parameter(torch.zeros(n))
+        self.mix = torch.nn.Parameter(torch.zeros(n, len(SHAPES)))
         side = min(self.width, self.height)
         ys = (torch.arange(self.height, dtype=torch.float32) + 0.5 - self.height / 2) / side
         xs = (torch.arange(self.width, dtype=torch.float32) + 0.5 - self.width / 2) / side
@@ -59,26 +72,35 @@ class ShapesGenerator(Generator):
             self.size.fill_(0.0)
             self.angle.uniform_(-0.3, 0.3)
             self.mix.normal_(0, 0.1)
+            if self.settings.batch > 1:  # each sample leans to its own shape, so together they try them all
+                index = torch.arange(self.settings.batch, device=self.mix.device) % len(SHAPES)
+                self.mix[torch.arange(self.settings.batch), index] += self.settings.lean
             if image is not None:
-                self.background.copy_(torch.logit(image.mean(dim=(0, 2, 3)).clamp(0.02, 0.98)))
+                self.background.copy_(torch.logit(image.mean(dim=(2, 3)).clamp(0.02, 0.98)).expand_as(self.background))
 
     def radius(self) -> torch.Tensor:
-        """The shape's radius as a fraction of the shorter side, kept between 0.1 and 0.32 (world sizes)."""
+        """Each shape's radius as a fraction of the shorter side, kept between 0.1 and 0.32 (world sizes): ``[B]``."""
         return 0.1 + 0.22 * torch.sigmoid(self.size)
 
     def forward(self) -> torch.Tensor:
-        radius = self.radius()
-        dx, dy = self.gx - self.centre[0], self.gy - self.centre[1]
-        cos, sin = torch.cos(self.angle), torch.sin(self.angle)
+        radius = self.radius()[:, None, None]
+        dx = self.gx[None] - self.centre[:, 0, None, None]
+        dy = self.gy[None] - self.centre[:, 1, None, None]
+        cos, sin = torch.cos(self.angle)[:, None, None], torch.sin(self.angle)[:, None, None]
         x, y = (cos * dx + sin * dy) / radius, (-sin * dx + cos * dy) / radius
-        weights = torch.softmax(self.mix, dim=0)
+        weights = torch.softmax(self.mix, dim=1)
         pixels = radius * min(self.width, self.height) / self.settings.edge
-        alpha = sum(w * torch.sigmoid(-shape_distance(name, x, y) * pixels) for w, name in zip(weights, SHAPES))
-        colour = torch.sigmoid(self.colour)[:, None, None]
+        alpha = sum(weights[:, k, None, None] * torch.sigmoid(-shape_distance(name, x, y) * pixels)
+                    for k, name in enumerate(SHAPES))
+        colour = torch.sigmoid(self.colour)[:, :, None, None]
         if self._transparent:
-            return torch.cat([colour.expand(3, *alpha.shape), alpha[None]]).unsqueeze(0)
-        background = torch.sigmoid(self.background)[:, None, None]
-        return (background * (1 - alpha) + colour * alpha).unsqueeze(0)
+            return torch.cat([colour.expand(-1, 3, *alpha.shape[1:]), alpha[:, None]], dim=1)
+        background = torch.sigmoid(self.background)[:, :, None, None]
+        return background * (1 - alpha[:, None]) + colour * alpha[:, None]
 
     def after_step(self) -> None:
-        self.centre.clamp_(-0.5, 0.5)
+        # the whole shape stays in the picture, as in the world's own (a shape pushed out of view drew nothing)
+        side = min(self.width, self.height)
+        half = torch.tensor([self.width / side, self.height / side], device=self.centre.device) / 2
+        reach = (half[None] - self.radius().detach()[:, None]).clamp(min=0)
+        self.centre.copy_(torch.maximum(torch.minimum(self.centre, reach), -reach))

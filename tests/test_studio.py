@@ -83,11 +83,12 @@ def test_a_render_streams_progress_and_ends_with_its_image_in_the_gallery(server
     assert job["status"] == "queued" and job["events"] == f"/api/renders/{job['id']}/events"
     events = server.events(job["id"])
     steps = [data["step"] for name, data in events if name == "progress" and data["status"] != "queued"]
-    assert steps[-1] == 40 and steps == sorted(steps) and len(set(steps) - {0}) >= 2, steps
+    # the default preset's layout (40 steps: as many as the render has) runs first, in the same count
+    assert steps[-1] == 80 and steps == sorted(steps) and len(set(steps) - {0}) >= 2, steps
     assert any(name == "preview" for name, _ in events)
     assert events[-1][0] == "end" and events[-1][1]["status"] == "completed"
     done = server.call("GET", f"/api/renders/{job['id']}").json()
-    assert (done["step"], done["total"], len(done["history"])) == (40, 40, 40)
+    assert (done["step"], done["total"], len(done["history"])) == (80, 80, 80)
     assert set(done["losses"]) >= {"clip_prompt"} and done["rate"] > 0
     image = server.call("GET", f"/api/renders/{job['id']}/image")
     assert image.status == 200 and Image.open(io.BytesIO(image.body)).size == (32, 32)
@@ -133,7 +134,7 @@ def test_an_animation_goes_through_the_same_queue(server) -> None:
     job = server.render("a red circle", seed=0, steps=3, animation={"frames": 3, "steps_per_frame": 2, "zoom": 1.05})
     assert job["kind"] == "animation"
     done = server.finished(job["id"])
-    assert (done["status"], done["step"], done["total"]) == ("completed", 7, 7), done
+    assert (done["status"], done["step"], done["total"]) == ("completed", 10, 10), done  # layout 3, frames 3 + 2 + 2
     run = server.call("GET", f"/api/runs/{done['run']}").json()
     assert run["video"].endswith("/video.mp4") and run["settings"]["animation"]["frames"] == 3
     video = server.call("GET", run["video"] + "?download=1")

@@ -50,14 +50,25 @@ class RenderRequest(BaseModel):
     )
 
 
-def total_steps(config: RenderConfig, renders: int) -> int:
+def total_steps(config: RenderConfig, renders: int, layout: int = 0) -> int:
     """The optimisation steps a job makes in all: an animation's over its frames, stages' over the stages,
-    a still's times the renders best-of-N makes one after another (the progress bar's length)."""
+    a still's times the renders best-of-N makes one after another (the progress bar's length); ``layout``
+    steps (``layout_steps``) come before each render, and before an animation's first frame."""
     animation = getattr(config, "animation", None)
     if animation is not None:
-        return config.steps + (animation.frames - 1) * animation.steps_per_frame
+        return layout + config.steps + (animation.frames - 1) * animation.steps_per_frame
     stages = getattr(config, "stages", None) or []
-    return (sum(stage.steps for stage in stages) or config.steps) * renders
+    return ((sum(stage.steps for stage in stages) or config.steps) + layout) * renders
+
+
+def layout_steps(pipeline: Any, config: RenderConfig) -> int:
+    """The steps of the layout a render starts from (pixforge.layout): its candidates' renders' steps."""
+    from pixforge.layout import layout_config, wants_layout
+
+    if not wants_layout(config) or config.layout is None:
+        return 0
+    first = layout_config(config)
+    return first.steps * renders_of(pipeline, first, config.layout.candidates)
 
 
 def check_limits(config: RenderConfig, total: int) -> None:
@@ -119,7 +130,7 @@ def render_spec(pipeline: Any, roots: Roots, request: RenderRequest) -> dict[str
         values["init_image"] = str(path)
     config = pipeline.resolve(request.prompt, preset, list(request.overrides), **values)
     kind = kind_of(config, request.candidates)
-    total = total_steps(config, renders_of(pipeline, config, request.candidates))
+    total = total_steps(config, renders_of(pipeline, config, request.candidates), layout_steps(pipeline, config))
     check_limits(config, total)
     return {
         "kind": kind,
@@ -145,7 +156,7 @@ def replay_spec(pipeline: Any, roots: Roots, run_dir: Path) -> dict[str, Any]:
         raise RequestError(str(exc)) from None
     check_value(roots, settings, "the run's settings")
     config = pipeline.resolve(None, settings)
-    total = total_steps(config, 1)
+    total = total_steps(config, 1, layout_steps(pipeline, config))
     check_limits(config, total)
     return {
         "kind": kind_of(config, 1),

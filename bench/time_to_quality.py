@@ -101,16 +101,25 @@ def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path, p
     clock, curve = Clock(), Curve()
 
     class Snapshots(Observer):
-        """Stops the clock at each step's end, judges every ``--every`` steps, restarts it."""
+        """Stops the clock at each step's end, judges every ``--every`` steps, restarts it.
+
+        A preset's layout (pixforge.layout) is clocked and not judged: its samples are not yet the picture
+        the render gives; the render's own steps are numbered after the layout's."""
+
+        layout = False
+        offset = 0
 
         def on_start(self, run) -> None:
+            self.layout = "layout" in run.run_dir.parts
             clock.start()
 
         def on_step(self, state) -> None:
             clock.stop()
             step = state.step + 1
-            if step % args.every == 0 or step == state.total_steps:
-                curve.points.append((step, clock.wall, clock.cpu, judge(state.image[:1], prompt)))
+            if self.layout:
+                self.offset = step
+            elif step % args.every == 0 or step == state.total_steps:
+                curve.points.append((self.offset + step, clock.wall, clock.cpu, judge(state.image[:1], prompt)))
             clock.start()
 
     overrides = [f"size={args.size}x{args.size}", *args.set]

@@ -173,7 +173,8 @@ def test_an_interrupted_animation_resumes_to_the_same_frames(tmp_path: Path) -> 
     class Stop(Observer):
         def on_step(self, state):
             seen.append(state.step)
-            if len(seen) == SMALL["steps"] + 1:  # in the second frame
+            # the first frame's layout (shapes, as many steps as the frame), the first frame, then the second
+            if len(seen) == 2 * SMALL["steps"] + 1:
                 raise KeyboardInterrupt
 
     with pytest.raises(AnimationInterrupted, match=r"frame 2 of 3.*pixforge animate --resume"):
@@ -317,14 +318,15 @@ def test_a_still_render_plays_its_scenes_over_the_steps(tmp_path: Path) -> None:
     import pixforge
 
     pipe = pixforge.Pipeline()
-    common = {"steps": 4, "size": 32, "seed": 2, "overrides": OVERRIDES}
+    # the render's own steps (the default's layout would play the scenes too, and pick its own picture)
+    common = {"steps": 4, "size": 32, "seed": 2, "overrides": [*OVERRIDES, "layout=null"]}
     scenes = pipe.render("a red circle || a blue star", out=tmp_path / "scenes", **common)
     alone = pipe.render("a red circle", out=tmp_path / "alone", **common)
     losses = [[row["clip_prompt"] for row in result.losses] for result in (scenes, alone)]
     assert losses[0][:2] == pytest.approx(losses[1][:2], rel=1e-5)
     assert all(abs(a - b) > 1e-3 for a, b in zip(losses[0][2:], losses[1][2:]))
     faded = pipe.render("a red circle || a blue star", out=tmp_path / "faded", **{
-        **common, "overrides": [*OVERRIDES, "prompts.transition=2"]})
+        **common, "overrides": [*common["overrides"], "prompts.transition=2"]})
     assert faded.settings["prompts"]["transition"] == 2 and faded.losses[2] != scenes.losses[2]
 
 

@@ -13,7 +13,8 @@ import pixforge
 from pixforge import Loss, Observer, Pipeline, RenderDiverged, RenderInterrupted, StrictModel, hookimpl
 from pixforge.outputs import SEED_KEY, SETTINGS_KEY
 
-TINY = dict(steps=4, size=32, overrides=["cutouts.count=4"])
+# the engine alone: the default preset's layout (tests/test_layout.py) would run first
+TINY = dict(steps=4, size=32, overrides=["cutouts.count=4", "layout=null"])
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_same_bytes_as_a_separate_process(pipe, tmp_path):
     here = pipe.render("a green star", out=tmp_path / "here", seed=42, **TINY)
     code = (
         "import pixforge, sys; pixforge.render('a green star', out=sys.argv[1], seed=42, steps=4, size=32,"
-        " overrides=['cutouts.count=4'])"
+        " overrides=['cutouts.count=4', 'layout=null'])"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "there")], check=True)
     assert png(here.final_path) == png(tmp_path / "there" / "final.png")

@@ -37,7 +37,7 @@ FLOORS: list[list[str]] = [
     ["plugins", "candidates"],
     # resolution against the registry, and the contract tests for plugin authors
     ["resolve", "testing.dummies", "testing.base", "testing.generators", "testing.contracts", "testing"],
-    ["pipeline", "staging"],
+    ["layout", "pipeline", "staging"],
     # animations: frame by frame over the pipeline
     ["animation.frames", "animation.stylize"],
     ["executors", "sweep.spec", "sweep.plan", "sweep.job", "sweep.summary", "sweep.executors", "sweep.run", "sweep"],

@@ -13,12 +13,13 @@ from pixforge.cli import app
 from pixforge.profiling import STAGES, StageProfiler, format_profile
 from pixforge.progress import step_rate
 
-TINY = dict(steps=3, size=32, overrides=["cutouts.count=4"])
+# one render's steps: the default preset's layout (tests/test_layout.py) would run first
+TINY = dict(steps=3, size=32, overrides=["cutouts.count=4", "layout=null"])
 
 
 def test_cli_profile_prints_the_split_of_every_stage(tmp_path):
     done = CliRunner().invoke(
-        app, ["render", "a red circle", "--steps", "3", "--size", "32", "--set", "cutouts.count=4", "--seed", "0",
+        app, ["render", "a red circle", "--steps", "3", "--size", "32", "--set", "cutouts.count=4", "--set", "layout=null", "--seed", "0",
               "-q", "--profile", "--out", str(tmp_path / "run")],
     )
     assert done.exit_code == 0, done.output

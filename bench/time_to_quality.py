@@ -97,6 +97,7 @@ def run_reference(prompt, seed: int, args: argparse.Namespace, models) -> Curve:
 
 def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path, preset: str) -> Curve:
     from pixforge.components import Observer
+    from pixforge.run_folder import is_layout_candidate
 
     clock, curve = Clock(), Curve()
 
@@ -110,7 +111,7 @@ def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path, p
         offset = 0
 
         def on_start(self, run) -> None:
-            self.layout = "layout" in run.run_dir.parts
+            self.layout = is_layout_candidate(run.run_dir)
             clock.start()
 
         def on_step(self, state) -> None:

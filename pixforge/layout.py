@@ -40,9 +40,6 @@ from .transparency import TransparencySettings
 if TYPE_CHECKING:
     from .pipeline import Pipeline
 
-LAYOUT_FOLDER = "layout"
-
-
 def wants_layout(config: RenderConfig) -> bool:
     """Whether a render of ``config`` starts from a layout: it names one and has no init image of its own."""
     return config.layout is not None and not config.init_image
@@ -71,7 +68,7 @@ def layout_config(config: RenderConfig) -> RenderConfig:
 
 def layout_dir(run_dir: Path) -> Path:
     """Where a render in ``run_dir`` keeps its layout."""
-    return run_dir / LAYOUT_FOLDER
+    return run_dir / RunFolder.LAYOUT
 
 
 def render_layout(

@@ -9,6 +9,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .components import Observer, RunInfo, StepState
+from .run_folder import is_layout_candidate
 from .terminal import stderr_progress, wants_bar
 
 
@@ -37,8 +38,7 @@ class ProgressBar(Observer):
         if not self.enabled:
             return
         self.progress = stderr_progress(
-            # a layout's candidates (pixforge.layout: RUN/layout/candidates/...) run before the render itself
-            TextColumn("[bold]layout" if "layout" in run.run_dir.parts[-3:] else "[bold]render"),
+            TextColumn("[bold]layout" if is_layout_candidate(run.run_dir) else "[bold]render"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),

@@ -29,6 +29,8 @@ class RunFolder:
     STATUS: ClassVar[str] = "run.json"
     CHECKPOINT: ClassVar[str] = "checkpoint.pt"
     LOSSES: ClassVar[str] = "losses.csv"
+    #: the layout a render starts from (``pixforge.layout``), its candidates' run folders under ``candidates/``
+    LAYOUT: ClassVar[str] = "layout"
 
     @property
     def final(self) -> Path:
@@ -64,6 +66,13 @@ class RunFolder:
     def extra_files(self) -> list[Path]:
         """The files a generator wrote beside final.png (``final.svg``, say): ``final.<ext>`` other than it."""
         return sorted(p for p in self.path.glob("final.*") if p.name != self.FINAL and EXTRA_FILE.fullmatch(p.name))
+
+
+def is_layout_candidate(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is one of a layout's candidate renders (``RUN/layout/candidates/NAME``): observers
+    see those runs start before the render's own."""
+    parts = run_dir.parts
+    return len(parts) >= 3 and parts[-3] == RunFolder.LAYOUT and parts[-2] == "candidates"
 
 
 #: what a generator's extra files are called: ``final.`` and a short lower-case extension (``final.svg``)

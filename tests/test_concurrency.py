@@ -128,12 +128,13 @@ def test_a_checkpoint_gets_the_umask_mode_too(tmp_path: Path) -> None:
         pass
 
     from pixforge import Observer
+    from pixforge.run_folder import is_layout_candidate
 
     class StopAt(Observer):
         own = True
 
         def on_start(self, run):  # the default's layout runs first, in RUN/layout: stop in the render's own steps
-            self.own = "layout" not in run.run_dir.parts
+            self.own = not is_layout_candidate(run.run_dir)
 
         def on_step(self, state):
             if self.own and state.step == 1:

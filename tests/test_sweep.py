@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from pixforge import ConfigError, Observer, Pipeline
 from pixforge.cli import app
 from pixforge.resume import read_status
-from pixforge.run_folder import RunFolder
+from pixforge.run_folder import RunFolder, is_layout_candidate
 from pixforge.sweep import (
     ProcessExecutor,
     RayExecutor,
@@ -157,7 +157,7 @@ class StopAt(Observer):
         self.own = True
 
     def on_start(self, run):
-        self.own = "layout" not in run.run_dir.parts
+        self.own = not is_layout_candidate(run.run_dir)
 
     def on_step(self, state):
         if self.own and state.step + 1 == self.step:

@@ -49,7 +49,7 @@ def _render(job: tuple) -> dict:
     seconds = time.perf_counter() - started
     verdict = shape_check(result.tensor, prompt.shape, prompt.colour, prompt.background)
     row = {"prompt": prompt, "seed": seed, "seconds": seconds, "passed": verdict.passed, "reason": verdict.reason,
-           "image": result.tensor[0].clone()}
+           "image": result.tensor[0].clone(), "layout": _judge_layout(Path(out), prompt)}
     if candidates > 1:
         # every candidate judged: does the CLIP's first pick pass more often than a random one?
         from pixforge.outputs import load_image, pil_to_tensor
@@ -63,6 +63,23 @@ def _render(job: tuple) -> dict:
     return row
 
 
+def _judge(path: Path, prompt) -> bool:
+    from pixforge.outputs import load_image, pil_to_tensor
+    from pixforge_zoo.shape_judge import shape_check
+
+    return shape_check(pil_to_tensor(load_image(path)), prompt.shape, prompt.colour, prompt.background).passed
+
+
+def _judge_layout(out: Path, prompt) -> tuple[bool, int, int] | None:
+    """Where a failure starts: (the layout the render started from passes, how many of its candidates
+    pass, how many there were), or None for a render without a layout."""
+    final = out / "layout" / "final.png"
+    if not final.is_file():
+        return None
+    samples = sorted(p for p in (out / "layout" / "candidates").glob("*/final.png") if p.parent.name != "batch")
+    return _judge(final, prompt), sum(_judge(p, prompt) for p in samples), len(samples)
+
+
 def main() -> None:
     from pixforge_zoo.prompt_sets import held_out_prompts, tuning_prompts
     from pixforge_zoo.world import to_pil
@@ -71,6 +88,7 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--prompts", choices=("held-out", "tuning"), default="held-out")
     parser.add_argument("--per-shape", type=int, default=None, help="prompts per shape (default: the whole set)")
+    parser.add_argument("--shapes", default=None, help="comma-separated shapes to keep (default: all six)")
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="KEY=VALUE, repeatable")
     parser.add_argument("--candidates", type=int, default=1)
@@ -83,6 +101,9 @@ def main() -> None:
         prompts = held_out_prompts(args.per_shape or 10)
     else:
         prompts = tuning_prompts(args.per_shape or 3)
+    if args.shapes:
+        keep = set(args.shapes.split(","))
+        prompts = [p for p in prompts if p.shape in keep]
     seeds = [int(s) for s in args.seeds.split(",")]
     name = Path(args.preset).stem
     jobs = [
@@ -96,8 +117,11 @@ def main() -> None:
         rows = []
         for row in pool.map(_render, jobs):
             rows.append(row)
+            layout = row["layout"]
+            where = "" if layout is None else (
+                f"  layout {'PASS' if layout[0] else 'fail'} ({layout[1]}/{layout[2]} candidates pass)")
             print(f"{row['prompt'].text:44s} seed {row['seed']}  {'PASS' if row['passed'] else 'fail'}  "
-                  f"{row['seconds']:5.1f} s  {row['reason']}", flush=True)
+                  f"{row['seconds']:5.1f} s  {row['reason']}{where}", flush=True)
     wall = time.perf_counter() - started
 
     by_shape: dict[str, list[bool]] = defaultdict(list)
@@ -108,6 +132,16 @@ def main() -> None:
     for shape, results in by_shape.items():
         print(f"{shape:10s} {sum(results):3d}/{len(results):<3d} {sum(results) / len(results):6.1%}")
     passed = sum(r["passed"] for r in rows)
+    laid = [r for r in rows if r["layout"] is not None]
+    if laid:  # where the failures start: no good candidate, the CLIP picked a wrong one, or the refinement lost it
+        failed = [r for r in laid if not r["passed"]]
+        none_good = sum(r["layout"][1] == 0 for r in failed)
+        wrong_pick = sum(r["layout"][1] > 0 and not r["layout"][0] for r in failed)
+        lost = sum(r["layout"][0] for r in failed)
+        print(f"layouts: the picked one passes {sum(r['layout'][0] for r in laid)}/{len(laid)}; of the {len(failed)} "
+              f"failed renders, "
+              f"no candidate passed {none_good}, the CLIP picked a failing one {wrong_pick}, "
+              f"the refinement lost a passing layout {lost}")
     mean_s = sum(r["seconds"] for r in rows) / len(rows)
     print(f"{'all':10s} {passed:3d}/{len(rows):<3d} {passed / len(rows):6.1%}")
     print(f"{mean_s:.1f} s per render ({args.threads} torch thread(s) per worker, {args.workers} workers on "

@@ -53,18 +53,27 @@ def candidate_seeds(seed: int, count: int) -> list[int]:
 
 def clip_score(image: torch.Tensor, config: RenderConfig, perceptors: list[tuple[Perceptor, float]]) -> float:
     """Weighted cosine similarity of the whole image to the text prompts, summed over perceptors."""
+    return float(clip_scores(image, config, perceptors)[0])
+
+
+def clip_scores(
+    images: torch.Tensor, config: RenderConfig, perceptors: list[tuple[Perceptor, float]], chunk: int = 64
+) -> torch.Tensor:
+    """``clip_score`` of each of ``[M, 3, H, W]`` images at once (in chunks of ``chunk``): ``[M]`` on the CPU."""
     prompts = parse_prompts(config.prompt)
+    total = torch.zeros(images.shape[0])
     if not prompts:
-        return 0.0
-    total = 0.0
+        return total
     with torch.no_grad():
         for perceptor, weight in perceptors:
             size = perceptor.input_size
-            picture = F.interpolate(image.to(perceptor.device), size=(size, size), mode="bilinear", antialias=True)
-            embedding = perceptor.encode_image(picture)
             texts = perceptor.encode_text([p.value for p in prompts])
             weights = torch.tensor([p.weight for p in prompts], device=texts.device)
-            total += weight * float((embedding @ texts.T).squeeze(0) @ weights)
+            for start in range(0, images.shape[0], chunk):
+                part = images[start : start + chunk].to(perceptor.device)
+                picture = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True)
+                similarity = (perceptor.encode_image(picture) @ texts.T) @ weights
+                total[start : start + chunk] += weight * similarity.float().cpu()
     return total
 
 

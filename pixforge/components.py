@@ -136,6 +136,13 @@ class Generator(nn.Module, ABC, Generic[SettingsT]):
         if alpha is not None and callable(getattr(alpha_map, "fit", None)):
             alpha_map.fit(alpha)  # an RGBA start keeps its alpha (pixforge.transparency.AlphaMap)
 
+    def propose(self, score: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Before the first step of a fresh render with text prompts, a generator whose picture is cheap may
+        draw many random starts and keep the best: ``score`` takes ``[M, 3, H, W]`` pictures and returns
+        ``[M]`` (their CLIP similarity to the prompts, higher is better). A few numbers steered by gradients
+        settle in the nearest good-enough colours; a search over many starts finds the right ones. Does
+        nothing by default."""
+
     @abstractmethod
     def forward(self) -> torch.Tensor:
         """Render the current parameters to ``[B, 3, H, W]`` in ``[0, 1]`` (``[B, 4, H, W]`` with alpha when transparent)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from torch import nn
 from .augment import compose
 from .budget import check_fits
 from .canvas import round_to_multiple
-from .candidates import candidate_seeds, rank_candidates, rank_samples, write_ranking
+from .candidates import candidate_seeds, clip_scores, rank_candidates, rank_samples, write_ranking
 from .components import BuildContext, ModelCache, Observer, Perceptor, PerceptorSlot, RunInfo, StepState
 from .config import ComponentSpec, RenderConfig, config_to_yaml, read_yaml
 from .devices import pick_device
@@ -356,6 +357,9 @@ class Pipeline:
             generator.from_image(start.to(device), seed=int(config.seed or 0))
         else:
             generator.init(init_image)
+            if init_image is None and config.prompt.strip():  # a search over random starts, where it has one
+                scored = [(slot.perceptor, slot.weight) for slot in perceptors]
+                generator.propose(partial(clip_scores, config=config, perceptors=scored))
         return Components(
             generator=generator,
             perceptors=perceptors,

@@ -7,7 +7,11 @@ and a soft choice among the world's shapes — can only ever produce a clean pic
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 
 from pixforge.components import BuildContext, Generator
@@ -30,6 +34,14 @@ class ShapesSettings(StrictModel):
     batch: int = Field(1, ge=1, le=64)
     #: how far a sample of a batch starts leaning to its shape (a lead of the soft choice's logit)
     lean: float = Field(2.0, ge=0, le=10)
+    #: draw only the leading shape (straight-through: the picture shows the shape with the largest weight,
+    #: the gradient is the soft mix's), so a ring keeps its hole and a star its points; off, the picture is
+    #: the soft mix of all six outlines
+    hard: bool = True
+    #: random starts tried for each sample before the first step, the best by the render's CLIP kept
+    #: (``Generator.propose``): colours across the whole RGB cube, any place, size and angle; the sample's
+    #: shape stays the one it leans to (any shape for a single picture). 0 starts from ``init`` alone
+    proposals: int = Field(0, ge=0, le=4096)
 
 
 class ShapesGenerator(Generator):
@@ -80,27 +92,72 @@ class ShapesGenerator(Generator):
 
     def radius(self) -> torch.Tensor:
         """Each shape's radius as a fraction of the shorter side, kept between 0.1 and 0.32 (world sizes): ``[B]``."""
-        return 0.1 + 0.22 * torch.sigmoid(self.size)
+        return self._radius(self.size)
+
+    @staticmethod
+    def _radius(size: torch.Tensor) -> torch.Tensor:
+        return 0.1 + 0.22 * torch.sigmoid(size)
 
     def forward(self) -> torch.Tensor:
-        radius = self.radius()[:, None, None]
-        dx = self.gx[None] - self.centre[:, 0, None, None]
-        dy = self.gy[None] - self.centre[:, 1, None, None]
-        cos, sin = torch.cos(self.angle)[:, None, None], torch.sin(self.angle)[:, None, None]
+        return self._draw(self.background, self.colour, self.centre, self.size, self.angle, self.mix)
+
+    def _draw(
+        self, background: torch.Tensor, colour: torch.Tensor, centre: torch.Tensor, size: torch.Tensor,
+        angle: torch.Tensor, mix: torch.Tensor,
+    ) -> torch.Tensor:
+        radius = self._radius(size)[:, None, None]
+        dx = self.gx[None] - centre[:, 0, None, None]
+        dy = self.gy[None] - centre[:, 1, None, None]
+        cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]
         x, y = (cos * dx + sin * dy) / radius, (-sin * dx + cos * dy) / radius
-        weights = torch.softmax(self.mix, dim=1)
+        weights = torch.softmax(mix, dim=1)
+        if self.settings.hard:
+            chosen = F.one_hot(weights.argmax(dim=1), len(SHAPES)).to(weights.dtype)
+            weights = chosen + weights - weights.detach()
         pixels = radius * min(self.width, self.height) / self.settings.edge
         alpha = sum(weights[:, k, None, None] * torch.sigmoid(-shape_distance(name, x, y) * pixels)
                     for k, name in enumerate(SHAPES))
-        colour = torch.sigmoid(self.colour)[:, :, None, None]
+        paint = torch.sigmoid(colour)[:, :, None, None]
         if self._transparent:
-            return torch.cat([colour.expand(-1, 3, *alpha.shape[1:]), alpha[:, None]], dim=1)
-        background = torch.sigmoid(self.background)[:, :, None, None]
-        return background * (1 - alpha[:, None]) + colour * alpha[:, None]
+            return torch.cat([paint.expand(-1, 3, *alpha.shape[1:]), alpha[:, None]], dim=1)
+        ground = torch.sigmoid(background)[:, :, None, None]
+        return ground * (1 - alpha[:, None]) + paint * alpha[:, None]
+
+    def propose(self, score: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Try ``proposals`` random starts for each sample, scored by ``score``, and keep each sample's best
+        (skipped for a transparent picture: the score needs a ground)."""
+        tries = self.settings.proposals
+        if tries == 0 or self._transparent:
+            return
+        batch, device = self.settings.batch, self.mix.device
+        with torch.no_grad():
+            for k in range(batch):
+                mix = self.mix[k].expand(tries, -1).clone()
+                if batch == 1:  # a single picture may be any shape
+                    mix[torch.arange(tries), torch.randint(0, len(SHAPES), (tries,))] += self.settings.lean
+                starts = (
+                    torch.randn(tries, 3, device=device) * 2,
+                    torch.randn(tries, 3, device=device) * 2,
+                    torch.empty(tries, 2, device=device).uniform_(-0.5, 0.5),
+                    torch.randn(tries, device=device) * 1.5,
+                    torch.empty(tries, device=device).uniform_(-math.pi, math.pi),
+                    mix,
+                )
+                starts[2].copy_(self._inside(starts[2], self._radius(starts[3])))
+                scores = torch.cat([score(self._draw(*(t[i : i + 64] for t in starts))) for i in range(0, tries, 64)])
+                best = int(scores.argmax())
+                for parameter, start in zip(
+                    (self.background, self.colour, self.centre, self.size, self.angle, self.mix), starts
+                ):
+                    parameter[k] = start[best]
+
+    def _inside(self, centre: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+        """``centre`` moved so that a shape of ``radius`` lies wholly in the picture."""
+        side = min(self.width, self.height)
+        half = torch.tensor([self.width / side, self.height / side], device=centre.device) / 2
+        reach = (half[None] - radius[:, None]).clamp(min=0)
+        return torch.maximum(torch.minimum(centre, reach), -reach)
 
     def after_step(self) -> None:
         # the whole shape stays in the picture, as in the world's own (a shape pushed out of view drew nothing)
-        side = min(self.width, self.height)
-        half = torch.tensor([self.width / side, self.height / side], device=self.centre.device) / 2
-        reach = (half[None] - self.radius().detach()[:, None]).clamp(min=0)
-        self.centre.copy_(torch.maximum(torch.minimum(self.centre, reach), -reach))
+        self.centre.copy_(self._inside(self.centre, self.radius().detach()))

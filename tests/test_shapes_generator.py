@@ -9,7 +9,7 @@ from pixforge.testing import GeneratorContract
 from pixforge_zoo.shapes import ShapesGenerator
 
 
-@pytest.mark.parametrize(("contract_component", "contract_settings"), [(ShapesGenerator, {}), (ShapesGenerator, {"edge": 3.0})])
+@pytest.mark.parametrize(("contract_component", "contract_settings"), [(ShapesGenerator, {}), (ShapesGenerator, {"edge": 3.0}), (ShapesGenerator, {"proposals": 8, "hard": False})])
 class TestShapesContract(GeneratorContract):
     pass
 

@@ -1,4 +1,4 @@
-"""The generator contract: size, range, gradients, seeded init, from_image, extra files and alpha.
+"""The generator contract: size, range, gradients, seeded init and search, from_image, extra files and alpha.
 
 This module imports pytest, so it is for test code only.
 """
@@ -74,6 +74,22 @@ class GeneratorContract(ComponentContract):
             first = self._build(contract_component, contract_settings, seed=1234)()
             second = self._build(contract_component, contract_settings, seed=1234)()
         assert torch.equal(first, second)
+
+    def test_propose_is_seeded_and_keeps_the_picture_valid(
+        self, contract_component: type, contract_settings: dict[str, Any]
+    ) -> None:
+        def redness(pictures: torch.Tensor) -> torch.Tensor:
+            assert pictures.dim() == 4 and pictures.shape[1] == 3, "propose must score [M, 3, H, W] pictures"
+            return pictures[:, 0].mean((1, 2)) - pictures[:, 1:].mean((1, 2, 3))
+
+        pictures = []
+        for _ in range(2):
+            generator = self._build(contract_component, contract_settings, seed=7)
+            with seeded(8), torch.no_grad():
+                generator.propose(redness)
+                pictures.append(generator())
+        assert torch.equal(pictures[0], pictures[1])
+        assert torch.isfinite(pictures[0]).all() and pictures[0].min() >= 0 and pictures[0].max() <= 1
 
     def test_init_image_is_reproduced(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         generator = self._build(contract_component, contract_settings)

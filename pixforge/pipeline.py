@@ -183,8 +183,10 @@ class Pipeline:
         run_dir.mkdir(parents=True, exist_ok=True)
         folder = RunFolder(run_dir)
         with folder.lock():
-            if start is None and resume is None and wants_layout(config):
-                folder.write_text(RunFolder.SETTINGS, config_to_yaml(config))  # so a stop in the layout can resume
+            if start is None and wants_layout(config):
+                if resume is None:  # so a stop in the layout can resume
+                    folder.write_text(RunFolder.SETTINGS, config_to_yaml(config))
+                # a resumed render reads its finished layout back: the init_image loss keeps to it
                 start = render_layout(self, config, run_dir, observers)
                 result = self._render_built(config, device, run_dir, observers, resume, start)
                 return replace(result, extras={**result.extras, "layout": str(layout_dir(run_dir))})
@@ -355,6 +357,8 @@ class Pipeline:
             init_image = pil_to_tensor(picture).to(device)
         if start is not None:
             generator.from_image(start.to(device), seed=int(config.seed or 0))
+            if init_image is None:  # the init_image loss keeps the picture it started from, as an animation frame's
+                init_image = start[:, :3].to(device)
         else:
             generator.init(init_image)
             if init_image is None and config.prompt.strip():  # a search over random starts, where it has one

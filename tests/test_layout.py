@@ -128,6 +128,20 @@ def test_a_stop_after_the_layout_resumes_from_the_checkpoint(pipe, tmp_path) -> 
     assert seen.started == [str(tmp_path / "cut")]  # the finished layout is not rendered again
 
 
+def test_the_init_image_loss_keeps_to_the_layout_also_after_a_resume(pipe, tmp_path) -> None:
+    keep = [*TINY, "losses+={name: init_image, weight: 5.0}"]
+    whole = pipe.render("a blue ring on a yellow background", overrides=keep, seed=8, out=tmp_path / "whole")
+    assert min(row["init_image"] for row in whole.losses) > 0  # no init image given: the layout is the pull's target
+    free = pipe.render("a blue ring on a yellow background", overrides=TINY, seed=8, out=tmp_path / "free")
+    layout = _png(tmp_path / "whole" / "layout" / "final.png")
+    assert (whole.tensor - layout).pow(2).mean() < (free.tensor - layout).pow(2).mean()
+    with pytest.raises(RenderInterrupted):
+        pipe.render("a blue ring on a yellow background", overrides=keep, seed=8, out=tmp_path / "cut",
+                    observers=[KillIn(tmp_path / "cut", 2)])
+    resumed = pipe.resume(tmp_path / "cut")
+    assert torch.equal(resumed.tensor, whole.tensor)
+
+
 def test_a_staged_render_starts_its_first_stage_from_the_layout(pipe, tmp_path) -> None:
     result = pipe.render("a red cross on a white background", stages="32:2,48:2", seed=1, out=tmp_path / "run",
                          overrides=["cutouts.count=4", "layout.steps=2", "layout.candidates=2"])

@@ -238,6 +238,8 @@ class RunContext:
     device: torch.device
     #: embeds an image ([1, 3, H, W], 0..1) for one perceptor through the render's own cutouts → [N, D]
     embed_image: Callable[[PerceptorSlot, torch.Tensor], torch.Tensor]
+    #: the picture the generator started from (its layout, a staged render's last stage); None from its own init
+    start: torch.Tensor | None = None
 
 
 @dataclass

@@ -50,6 +50,8 @@ class Components:
     observers: list[Observer]
     prompts: PromptSet
     init_image: torch.Tensor | None
+    #: the picture the generator started from (its layout, a staged render's last stage), ``[1, 3, H, W]``
+    start: torch.Tensor | None = None
     #: between the generator and the cutouts (palette, symmetry, a tile's roll)
     filters: FilterChain = field(default_factory=FilterChain)
     #: --transparent: the alpha split off, the view over a random background, the alpha loss
@@ -220,6 +222,7 @@ class Engine:
             perceptors=c.perceptors,
             generator=c.generator,
             init_image=c.init_image,
+            start=c.start,
             total_steps=self.total_steps,
             device=self.device,
             embed_image=self.embed_image,

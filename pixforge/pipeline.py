@@ -357,8 +357,6 @@ class Pipeline:
             init_image = pil_to_tensor(picture).to(device)
         if start is not None:
             generator.from_image(start.to(device), seed=int(config.seed or 0))
-            if init_image is None:  # the init_image loss keeps the picture it started from, as an animation frame's
-                init_image = start[:, :3].to(device)
         else:
             generator.init(init_image)
             if init_image is None and config.prompt.strip():  # a search over random starts, where it has one
@@ -374,6 +372,7 @@ class Pipeline:
             observers=observers,
             prompts=prompts,
             init_image=init_image,
+            start=None if start is None else start[:, :3].to(device),
             filters=filters,
             transparency=Transparency(config.transparency),
         )

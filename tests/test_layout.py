@@ -128,11 +128,12 @@ def test_a_stop_after_the_layout_resumes_from_the_checkpoint(pipe, tmp_path) -> 
     assert seen.started == [str(tmp_path / "cut")]  # the finished layout is not rendered again
 
 
-def test_the_init_image_loss_keeps_to_the_layout_also_after_a_resume(pipe, tmp_path) -> None:
-    keep = [*TINY, "losses+={name: init_image, weight: 5.0}"]
+def test_an_init_image_loss_on_the_start_keeps_to_the_layout_also_after_a_resume(pipe, tmp_path) -> None:
+    keep = [*TINY, "losses-=init_image", "losses+={name: init_image, weight: 5.0, settings: {target: start}}"]
     whole = pipe.render("a blue ring on a yellow background", overrides=keep, seed=8, out=tmp_path / "whole")
-    assert min(row["init_image"] for row in whole.losses) > 0  # no init image given: the layout is the pull's target
-    free = pipe.render("a blue ring on a yellow background", overrides=TINY, seed=8, out=tmp_path / "free")
+    assert min(row["init_image"] for row in whole.losses) > 0  # the layout is the pull's target
+    free = pipe.render("a blue ring on a yellow background", overrides=[*TINY, "losses-=init_image"], seed=8,
+                       out=tmp_path / "free")
     layout = _png(tmp_path / "whole" / "layout" / "final.png")
     assert (whole.tensor - layout).pow(2).mean() < (free.tensor - layout).pow(2).mean()
     with pytest.raises(RenderInterrupted):

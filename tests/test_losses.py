@@ -347,6 +347,26 @@ def test_no_init_image_no_loss() -> None:
         assert loss(make_step_state(run)) == 0
 
 
+def test_target_start_pulls_to_the_picture_the_render_started_from() -> None:
+    from dataclasses import replace
+
+    generator = pixel(8, 8, grid=(8, 8))
+    start = smooth_image(8, 8)
+    generator.init(start)
+    run = replace(make_run_context(generator=generator, prompts=PromptSet()), start=start)
+    to_start, to_init = loss_of(InitImageLoss, target="start"), loss_of(InitImageLoss)
+    to_start.prepare(run)
+    to_init.prepare(run)
+    assert to_start(make_step_state(run)).item() < 1e-10
+    with torch.no_grad():
+        generator.logits.add_(1.0)
+    assert to_start(make_step_state(run)) > 0.001
+    assert to_init(make_step_state(run)) == 0  # no init image: the start alone is not its target
+    user = replace(run, start=None, init_image=start)
+    to_start.prepare(user)
+    assert to_start(make_step_state(user)) == 0  # a user's init image is not a start
+
+
 def test_decay_fades_the_pull() -> None:
     generator = pixel(8, 8, grid=(8, 8))
     run = init_run(generator, smooth_image(8, 8))

@@ -24,10 +24,13 @@ class InitImageSettings(StrictModel):
     #: outside_regions: pull only where no region prompt reaches, so the regions edit inside their masks and
     #: the rest stays (everywhere when there are no regions); all: pull everywhere
     mask: Literal["outside_regions", "all"] = "outside_regions"
+    #: init_image: the user's init image (for an animation frame, the last frame moved); start: the picture
+    #: the render started from instead — its layout, a staged render's last stage — so a refinement keeps it
+    target: Literal["init_image", "start"] = "init_image"
 
 
 class InitImageLoss(Loss[InitImageSettings]):
-    """Mean squared distance to the init image (0 when the render has no init image)."""
+    """Mean squared distance to the init image, or to the picture the render started from (0 without one)."""
 
     Settings = InitImageSettings
     description = "keeps the image close to the init image (pixel or latent MSE, optionally fading)"
@@ -42,6 +45,7 @@ class InitImageLoss(Loss[InitImageSettings]):
         self.target = None
         outside = outside_regions(run.prompts.regions) if self.settings.mask == "outside_regions" else None
         self.where = None if outside is None else outside[None, None].float().to(run.device)
+        picture = run.start if self.settings.target == "start" else run.init_image
         if self.settings.space == "latent":
             latent = run.generator.latent()
             if latent is None:
@@ -49,10 +53,10 @@ class InitImageLoss(Loss[InitImageSettings]):
                     f"loss 'init_image' settings: space 'latent' needs a generator with a latent, and "
                     f"{type(run.generator).__name__} has none; use space 'pixels'"
                 )
-            if run.init_image is not None:
+            if picture is not None:  # the latent the generator was started at from that picture
                 self.target = latent.detach().clone()
-        elif run.init_image is not None:
-            self.target = run.init_image.detach().float()
+        elif picture is not None:
+            self.target = picture.detach().float()
 
     def __call__(self, state: StepState) -> torch.Tensor:
         if self.target is None:

@@ -211,6 +211,10 @@ class Pipeline:
                 )
             check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors],
                        device, components.generator.bytes_per_pixel)
+            if start is None and resume is None and components.init_image is None and config.prompt.strip():
+                # a search over random starts, where the generator has one (a resumed render has its checkpoint)
+                scored = [(slot.perceptor, slot.weight) for slot in components.perceptors]
+                components.generator.propose(partial(clip_scores, config=config, perceptors=scored))
             settings_yaml = config_to_yaml(config)
             folder.write_text(RunFolder.SETTINGS, settings_yaml)
             engine = Engine(
@@ -359,9 +363,6 @@ class Pipeline:
             generator.from_image(start.to(device), seed=int(config.seed or 0))
         else:
             generator.init(init_image)
-            if init_image is None and config.prompt.strip():  # a search over random starts, where it has one
-                scored = [(slot.perceptor, slot.weight) for slot in perceptors]
-                generator.propose(partial(clip_scores, config=config, perceptors=scored))
         return Components(
             generator=generator,
             perceptors=perceptors,

@@ -144,7 +144,9 @@ class ShapesGenerator(Generator):
                     mix,
                 )
                 starts[2].copy_(self._inside(starts[2], self._radius(starts[3])))
-                scores = torch.cat([score(self._draw(*(t[i : i + 64] for t in starts))) for i in range(0, tries, 64)])
+                chunk = max(1, min(64, 2**22 // (self.width * self.height)))  # about 16 MB a picture batch
+                scores = torch.cat([score(self._draw(*(t[i : i + chunk] for t in starts)))
+                                    for i in range(0, tries, chunk)])
                 best = int(scores.argmax())
                 for parameter, start in zip(
                     (self.background, self.colour, self.centre, self.size, self.angle, self.mix), starts

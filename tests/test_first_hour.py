@@ -155,7 +155,7 @@ def test_set_adds_changes_and_removes_list_items(pipe):
     assert losses(pipe, "losses+={name: init_image, weight: 0.5}") == [*base, ("init_image", 0.5)]
     assert losses(pipe, "losses+=[saturation, symmetry]")[-2:] == [("saturation", 1.0), ("symmetry", 1.0)]
     assert losses(pipe, "losses.1.weight=2")[1] == (base[1][0], 2.0)
-    assert losses(pipe, "losses+=init_image", "losses.init_image.weight=0.3")[-1] == ("init_image", 0.3)
+    assert losses(pipe, "losses+=saturation", "losses.saturation.weight=0.3")[-1] == ("saturation", 0.3)
     assert losses(pipe, f"losses-={base[-1][0]}") == base[:-1]
     assert losses(pipe, "losses-=0") == base[1:]
     config = pipe.resolve("x", "default", ["prompts.images+=a.png:0.5"])

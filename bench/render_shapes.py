@@ -50,17 +50,14 @@ def _render(job: tuple) -> dict:
     verdict = shape_check(result.tensor, prompt.shape, prompt.colour, prompt.background)
     row = {"prompt": prompt, "seed": seed, "seconds": seconds, "passed": verdict.passed, "reason": verdict.reason,
            "image": result.tensor[0].clone(), "layout": _judge_layout(Path(out), prompt)}
-    if candidates > 1:
-        # every candidate judged: does the CLIP's first pick pass more often than a random one?
-        from pixforge.outputs import load_image, pil_to_tensor
-
-        files = sorted(p for p in Path(out).glob("candidates/*/final.png") if p.parent.name != "batch")
-        verdicts = []
-        for path in files:
-            tensor = pil_to_tensor(load_image(path))
-            verdicts.append(shape_check(tensor, prompt.shape, prompt.colour, prompt.background).passed)
-        row["candidate_passes"] = verdicts
+    if candidates > 1:  # every candidate judged: does the CLIP's first pick pass more often than a random one?
+        row["candidate_passes"] = [_judge(path, prompt) for path in _candidate_finals(Path(out))]
     return row
+
+
+def _candidate_finals(folder: Path) -> list[Path]:
+    """Each candidate's final.png under ``folder/candidates`` (a batched render's own batch/ run left out)."""
+    return sorted(p for p in (folder / "candidates").glob("*/final.png") if p.parent.name != "batch")
 
 
 def _judge(path: Path, prompt) -> bool:
@@ -76,7 +73,7 @@ def _judge_layout(out: Path, prompt) -> tuple[bool, int, int] | None:
     final = out / "layout" / "final.png"
     if not final.is_file():
         return None
-    samples = sorted(p for p in (out / "layout" / "candidates").glob("*/final.png") if p.parent.name != "batch")
+    samples = _candidate_finals(out / "layout")
     return _judge(final, prompt), sum(_judge(p, prompt) for p in samples), len(samples)
 
 

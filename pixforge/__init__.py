@@ -6,10 +6,16 @@ and the command line's ``--help`` load neither torch nor the plugins' models.
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .version import __version__
+
+# MKL (inside torch's CPU library) sums in an order set by the thread count unless its strict reproducible
+# mode is on, and it reads this before its first call only: importing pixforge before any torch arithmetic
+# makes a seed give the same bytes on any thread count (pixforge.numerics). A user's own setting is kept.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 #: public name → the module of pixforge that defines it
 _EXPORTS: dict[str, str] = {

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
+from .numerics import stable_mse
 from .optim import ParamGroup
 from .seeding import seeded
 
@@ -52,7 +53,7 @@ def fit_to_image(
         )
         for _ in range(steps):
             optimiser.zero_grad(set_to_none=True)
-            loss = F.mse_loss(generator()[:1], target)
+            loss = stable_mse(generator()[:1], target)
             loss.backward()
             optimiser.step()
             after_step = getattr(generator, "after_step", None)

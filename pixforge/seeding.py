@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import torch
 
+from .numerics import use_thread_stable_blas
+
 MAX_SEED = 2**63 - 1
 
 
@@ -41,6 +43,7 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     two renders in two threads give the very bytes they give one after the other. Without a CUDA
     ``device`` only the CPU generator is forked (a model's seeded initialisation, say).
     """
+    use_thread_stable_blas()  # the same seed gives the same bytes on any thread count (pixforge.numerics)
     devices = [device.index or 0] if device is not None and device.type == "cuda" else []
     with _DEFAULT_GENERATOR, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)

@@ -19,6 +19,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .noise import gradient_images
+from .numerics import stable_mean
 from .settings import StrictModel
 
 #: the noise background is uniform noise on a grid this many times coarser than the canvas, blended up
@@ -80,7 +81,7 @@ def composite(colour: torch.Tensor, alpha: torch.Tensor, background: torch.Tenso
 
 def alpha_loss(alpha: torch.Tensor, coverage: float) -> torch.Tensor:
     """How far the mean alpha of each image is above ``coverage`` (0 at or below it), averaged over the batch."""
-    return (alpha.float().mean(dim=(1, 2, 3)) - coverage).clamp(min=0.0).mean()
+    return (stable_mean(alpha.float(), dim=(1, 2, 3)) - coverage).clamp(min=0.0).mean()
 
 
 class Transparency:

@@ -38,6 +38,21 @@ def test_fast_decode_matches_taming_forward_and_backward(channels_last: bool) ->
     torch.testing.assert_close(z_fast.grad, z_ref.grad, atol=1e-5, rtol=1e-4)
 
 
+def test_fast_encode_matches_taming_forward_and_backward() -> None:
+    torch.manual_seed(0)
+    vq = VQAutoencoder(VQSpec(kind="vq", ddconfig=dict(DD), n_embed=32, embed_dim=4)).eval().requires_grad_(False)
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    x_ref, x_fast = images.clone().requires_grad_(True), images.clone().requires_grad_(True)
+    ref = vq.quant_conv(vq.encoder(x_ref))
+    fast = fast_decode.encode(vq.encoder, vq.quant_conv, x_fast)
+    assert fast.shape == ref.shape == (2, 4, 16, 16)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(ref)
+    (ref * weights).sum().backward()
+    (fast * weights).sum().backward()
+    torch.testing.assert_close(x_fast.grad, x_ref.grad, atol=1e-5, rtol=1e-4)
+
+
 def tiny_vit() -> ClipPerceptor:
     context = BuildContext(width=32, height=32, device=torch.device("cpu"))
     return ClipPerceptor(ClipSettings(model="pixforge-tiny-random"), context)

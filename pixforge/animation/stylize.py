@@ -22,6 +22,7 @@ from ..config import RenderConfig, config_to_yaml
 from ..devices import pick_device
 from ..engine import Engine, NamedLoss
 from ..errors import ConfigError
+from ..numerics import stable_mse
 from ..outputs import load_image, new_run_dir, pil_to_tensor, render_metadata, save_png
 from ..pipeline import Pipeline
 from ..resolve import resolve_config
@@ -45,7 +46,7 @@ class TemporalLoss(Loss):
 
     def __call__(self, state: StepState) -> torch.Tensor:
         image = state.image.float()
-        return F.mse_loss(image, self.previous.to(image.device).expand_as(image))
+        return stable_mse(image, self.previous.to(image.device).expand_as(image))
 
 
 def as_tensor(frame: np.ndarray, width: int, height: int, device: torch.device) -> torch.Tensor:

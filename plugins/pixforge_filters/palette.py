@@ -6,6 +6,7 @@ import torch
 from pydantic import Field, field_validator
 
 from pixforge.components import BuildContext, Filter
+from pixforge.numerics import stable_mean
 from pixforge.settings import StrictModel
 
 from .palettes import check_spec, parse_palette
@@ -59,4 +60,4 @@ class PaletteFilter(Filter[PaletteSettings]):
 
     def loss(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         distances, _ = nearest_colours(before, self.colours.to(before.dtype))
-        return distances.min(-1).values.mean()
+        return stable_mean(distances.min(-1).values)

@@ -6,6 +6,7 @@ import torch
 from pydantic import Field
 
 from pixforge.components import Filter
+from pixforge.numerics import stable_mean
 from pixforge.settings import StrictModel
 
 
@@ -16,8 +17,8 @@ class TileSettings(StrictModel):
 
 def seam_difference(image: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference across the wrap edges (last column to first, last row to first)."""
-    across_x = (image[..., :, 0] - image[..., :, -1]).abs().mean()
-    across_y = (image[..., 0, :] - image[..., -1, :]).abs().mean()
+    across_x = stable_mean((image[..., :, 0] - image[..., :, -1]).abs())
+    across_y = stable_mean((image[..., 0, :] - image[..., -1, :]).abs())
     return (across_x + across_y) / 2
 
 

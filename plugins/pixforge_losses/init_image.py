@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pixforge.components import BuildContext, Loss, RunContext, StepState
 from pixforge.errors import ConfigError
+from pixforge.numerics import stable_mse, stable_sum
 from pixforge.regions import outside_regions
 from pixforge.settings import StrictModel
 
@@ -85,11 +86,11 @@ def masked_mse(value: torch.Tensor, target: torch.Tensor, where: torch.Tensor | 
     ``where`` ``[1, 1, H, W]`` is resized by area to ``value``'s grid; a mask with nothing in it gives 0.
     """
     if where is None:
-        return F.mse_loss(value, target)
+        return stable_mse(value, target)
     if value.dim() != 4:
         raise ValueError(f"a masked init_image pull needs [B, C, H, W] values, got shape {tuple(value.shape)}")
     weight = where.to(value)
     if weight.shape[-2:] != value.shape[-2:]:
         weight = F.interpolate(weight, size=value.shape[-2:], mode="area")
     squared = (value - target).pow(2) * weight
-    return squared.sum() / (weight.sum() * value.shape[0] * value.shape[1]).clamp(min=1e-6)
+    return stable_sum(squared) / (stable_sum(weight) * value.shape[0] * value.shape[1]).clamp(min=1e-6)

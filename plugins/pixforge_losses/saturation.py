@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from pixforge.components import Loss, StepState
+from pixforge.numerics import stable_mean
 from pixforge.settings import StrictModel
 
 
@@ -23,8 +24,9 @@ def colourfulness(image: torch.Tensor) -> torch.Tensor:
     r, g, b = image[:, 0], image[:, 1], image[:, 2]
     rg = (r - g).flatten(1)
     yb = (0.5 * (r + g) - b).flatten(1)
-    spread = (rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False) + _EPS).sqrt()
-    offset = (rg.mean(dim=1).pow(2) + yb.mean(dim=1).pow(2) + _EPS).sqrt()
+    rg_mean, yb_mean = stable_mean(rg, dim=1, keepdim=True), stable_mean(yb, dim=1, keepdim=True)
+    spread = (stable_mean((rg - rg_mean).pow(2), dim=1) + stable_mean((yb - yb_mean).pow(2), dim=1) + _EPS).sqrt()
+    offset = (rg_mean.squeeze(1).pow(2) + yb_mean.squeeze(1).pow(2) + _EPS).sqrt()
     return spread + 0.3 * offset
 
 
@@ -35,4 +37,4 @@ class SaturationLoss(Loss[SaturationSettings]):
     description = "colourfulness (Hasler-Suesstrunk), negated: a positive weight saturates, a negative one greys"
 
     def __call__(self, state: StepState) -> torch.Tensor:
-        return -colourfulness(state.image.float()).mean()
+        return -stable_mean(colourfulness(state.image.float()))

@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 
 from pixforge.components import Loss, StepState
+from pixforge.numerics import stable_mean
 from pixforge.settings import StrictModel
 
 
@@ -21,8 +22,8 @@ def total_variation(image: torch.Tensor, kind: str = "l1") -> torch.Tensor:
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     if kind == "l2":
-        return dx.pow(2).mean() + dy.pow(2).mean()
-    return dx.abs().mean() + dy.abs().mean()
+        return stable_mean(dx.pow(2)) + stable_mean(dy.pow(2))
+    return stable_mean(dx.abs()) + stable_mean(dy.abs())
 
 
 class SmoothnessLoss(Loss[SmoothnessSettings]):

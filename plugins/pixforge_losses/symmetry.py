@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from pixforge.components import Loss, StepState
+from pixforge.numerics import stable_mse
 from pixforge.settings import StrictModel
 
 
@@ -30,4 +30,4 @@ class SymmetryLoss(Loss[SymmetrySettings]):
 
     def __call__(self, state: StepState) -> torch.Tensor:
         image = state.image.float()
-        return F.mse_loss(image, mirror(image, self.settings.axis))
+        return stable_mse(image, mirror(image, self.settings.axis))

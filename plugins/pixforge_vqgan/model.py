@@ -53,7 +53,7 @@ class VQAutoencoder(nn.Module):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """0..1 images → the latent a generator optimises: pre-quantisation vectors, or Gumbel logits."""
-        h = self.quant_conv(self.encoder(images * 2.0 - 1.0))
+        h = fast_decode.encode(self.encoder, self.quant_conv, images * 2.0 - 1.0)
         return self.quantize.proj(h) if self.spec.kind == "gumbel" else h
 
     def decode(self, z_q: torch.Tensor, channels_last: bool = False, checkpointing: bool = False) -> torch.Tensor:

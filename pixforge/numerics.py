@@ -1,0 +1,112 @@
+"""Arithmetic whose result does not depend on how many threads torch uses.
+
+A render must give the same bytes on 1 thread and on 8 (a sweep worker runs with 1, a user's shell with all
+cores). Torch splits some sums by thread count, so their rounding changes with it, and one changed bit
+grows over the steps into another picture. Measured on the default render (x86, MKL, torch 2.14): a full
+``mean`` over an image, MKL's GEMM on small batches, oneDNN's 1x1 convolutions and the softmax backward of a
+decoder's attention were the only operators whose bits moved between 1 and 2 threads. This module holds
+the replacements the renderers use: a mean summed in float64 (so a different order changes the float32
+result only when the two float64 sums straddle a float32 rounding step, about one in 10^7), a 1x1
+convolution as a matrix product, and MKL's strict reproducible mode (``bench/thread_bytes.py`` checks a
+whole render).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import PixforgeWarning
+
+#: MKL's ``MKL_CBWR_AUTO | MKL_CBWR_STRICT`` (mkl_service.h): the fastest code path for this CPU, with
+#: results that do not depend on the number of threads
+_MKL_CBWR_AUTO_STRICT = 2 | 0x10000
+
+
+def stable_mean(values: torch.Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> torch.Tensor:
+    """``values.mean(dim)`` summed in float64, back in ``values``' dtype: the same bits on any thread count."""
+    wide = values.double()
+    mean = wide.mean() if dim is None else wide.mean(dim=dim, keepdim=keepdim)
+    return mean.to(values.dtype)
+
+
+def stable_sum(values: torch.Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> torch.Tensor:
+    """``values.sum(dim)`` summed in float64, back in ``values``' dtype (see ``stable_mean``)."""
+    wide = values.double()
+    total = wide.sum() if dim is None else wide.sum(dim=dim, keepdim=keepdim)
+    return total.to(values.dtype)
+
+
+def stable_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``F.mse_loss(value, target)`` with its mean summed as ``stable_mean`` does."""
+    return stable_mean((value - target).pow(2))
+
+
+def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1, stride-1, ungrouped ``conv`` as a matrix product (MKL's GEMM, thread-stable in strict mode);
+    oneDNN's 1x1 kernels split their sums by thread count. Any other convolution is called as it is."""
+    if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.padding not in ((0, 0), "valid") \
+            or conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+        return conv(x)
+    batch, channels, height, width = x.shape
+    weight = conv.weight.view(conv.out_channels, channels).to(x.dtype)
+    out = torch.matmul(weight, x.reshape(batch, channels, height * width))
+    if conv.bias is not None:
+        out = out + conv.bias.to(x.dtype).view(1, -1, 1)
+    return out.view(batch, conv.out_channels, height, width)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Single-head softmax attention of ``[B, N, C]`` queries, keys and values, scaled by ``C ** -0.5``.
+
+    Through ``F.scaled_dot_product_attention``, whose CPU kernel (forward and backward) gives the same bits on
+    any thread count (its fused kernel); ``softmax`` of an explicit score matrix does not in its backward.
+    """
+    # contiguous: with strided inputs torch takes its composite path, a softmax whose backward is not stable
+    q, k, v = (x.contiguous().unsqueeze(1) for x in (q, k, v))
+    return F.scaled_dot_product_attention(q, k, v).squeeze(1)
+
+
+@functools.cache
+def use_thread_stable_blas() -> bool:
+    """MKL (inside torch's CPU library) in its strict reproducible mode: True where it is on.
+
+    ``import pixforge`` asks for it through ``MKL_CBWR`` (MKL reads that before its first call); this sets it
+    too, for a process that imported ``pixforge.numerics`` directly. Once MKL has run in another mode it
+    cannot change: then one warning says the bytes hold on the same thread count only. False without a
+    warning where torch has no MKL (ARM, most macOS builds). Measured cost on the default render: none.
+    """
+    for library in _torch_cpu_libraries():
+        try:
+            handle = ctypes.CDLL(library)
+        except OSError:
+            continue
+        setter = getattr(handle, "mkl_serv_cbwr_set", None)
+        if setter is None:
+            return False
+        setter.argtypes = [ctypes.c_int]
+        setter.restype = ctypes.c_int
+        if int(setter(_MKL_CBWR_AUTO_STRICT)) == 0:
+            return True
+        warnings.warn(
+            "torch's MKL ran before pixforge was imported, outside its strict mode: a seed now gives the same "
+            "bytes on the same thread count only; import pixforge first or set MKL_CBWR=AUTO,STRICT",
+            PixforgeWarning,
+            stacklevel=3,
+        )
+        return False
+    return False
+
+
+def _torch_cpu_libraries() -> list[str]:
+    """Where torch's CPU library (which carries MKL, statically linked) may be, on this platform."""
+    folder = os.path.join(os.path.dirname(torch.__file__), "lib")
+    names = {"win32": ["torch_cpu.dll"], "darwin": ["libtorch_cpu.dylib"]}.get(sys.platform, ["libtorch_cpu.so"])
+    return [os.path.join(folder, name) for name in names]

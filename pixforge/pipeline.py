@@ -211,10 +211,8 @@ class Pipeline:
                 )
             check_fits(*config.size, config.cutouts.count, [s.perceptor.input_size for s in components.perceptors],
                        device, components.generator.bytes_per_pixel)
-            if start is None and resume is None and components.init_image is None and config.prompt.strip():
-                # a search over random starts, where the generator has one (a resumed render has its checkpoint)
-                scored = [(slot.perceptor, slot.weight) for slot in components.perceptors]
-                components.generator.propose(partial(clip_scores, config=config, perceptors=scored))
+            if resume is None:  # a resumed render has its checkpoint
+                self.search_start(components, config)
             settings_yaml = config_to_yaml(config)
             folder.write_text(RunFolder.SETTINGS, settings_yaml)
             engine = Engine(
@@ -232,6 +230,15 @@ class Pipeline:
             if result.status == "completed" and not config.keep_checkpoint:
                 folder.checkpoint.unlink(missing_ok=True)  # a finished render has nothing to resume
             return result
+
+    def search_start(self, components: Components, config: RenderConfig) -> None:
+        """A fresh render with text prompts and nothing to start from (no layout, stage or init image) lets
+        its generator search random starts by the perceptors' score (``Generator.propose``); call it after
+        ``build``, inside the render's ``seeded`` block, so the search is part of what the seed fixes."""
+        if components.start is not None or components.init_image is not None or not config.prompt.strip():
+            return
+        scored = [(slot.perceptor, slot.weight) for slot in components.perceptors]
+        components.generator.propose(partial(clip_scores, config=config, perceptors=scored))
 
     def render_candidates(
         self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer] = ()

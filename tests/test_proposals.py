@@ -66,3 +66,20 @@ def test_proposals_change_the_start_and_stay_seeded(pipe, tmp_path):
     ]
     plain = pipe.render(prompt, "shapes", out=tmp_path / "c", seed=2, **TINY).final_path.read_bytes()
     assert searched[0] == searched[1] and searched[0] != plain
+
+
+def test_an_animations_first_frame_searches_as_a_still_does_and_later_frames_do_not(pipe, tmp_path, monkeypatch):
+    import pixforge
+
+    calls: list[int] = []
+    search = ShapesGenerator.propose
+
+    def spy(self, score):
+        calls.append(1)
+        search(self, score)
+
+    monkeypatch.setattr(ShapesGenerator, "propose", spy)
+    pixforge.animate("a red circle on a blue background", "shapes", frames=3, size=32, steps=1, steps_per_frame=1,
+                     seed=1, zoom=1.1, overrides=["cutouts.count=2"], out=tmp_path / "run", pipeline=pipe,
+                     video=False)
+    assert len(calls) == 1  # frame 0 starts fresh; frames 1 and 2 start from the last frame moved

@@ -196,6 +196,8 @@ class Animator:
             self._check_size(components)
             components.prompts = prompts_at(components.prompts, self.config, self.animation, index)
             steps = self.config.steps
+            if index == 0:  # the first frame starts as a still would: searched, unless it has a layout
+                self.pipeline.search_start(components, self.still)
             if index > 0:
                 moved = self._moved(index, device)
                 start_from(components.generator, moved, frame_seed(self.seed, index))

@@ -7,6 +7,7 @@ import torch
 from pydantic import Field
 
 from pixforge import BuildContext, Generator, Loss, StepState, StrictModel
+from pixforge.numerics import stable_mean
 
 
 class WavesSettings(StrictModel):
@@ -58,4 +59,5 @@ class Brightness(Loss):
     description = "pull the mean brightness towards a target"
 
     def __call__(self, state: StepState) -> torch.Tensor:
-        return (state.image.mean() - self.settings.target) ** 2
+        # stable_mean: the same bits on any torch thread count (a plain .mean() splits its sum by threads)
+        return (stable_mean(state.image) - self.settings.target) ** 2

@@ -2,14 +2,14 @@
 
 A render must give the same bytes on 1 thread and on 8 (a sweep worker runs with 1, a user's shell with all
 cores). Torch splits some sums by thread count, so their rounding changes with it, and one changed bit
-grows over the steps into another picture. Measured on the default render (x86, MKL, torch 2.14): a full
-``mean`` over an image, MKL's GEMM on small batches, oneDNN's 1x1 convolutions and the softmax backward of a
-decoder's attention were the only operators whose bits moved between 1 and 2 threads. This module holds
-the replacements the renderers use: a mean summed in float64 (so a different order changes the float32
-result only when the two float64 sums straddle a float32 rounding step, about one in 10^7), a 1x1
-convolution as a matrix product, and MKL's strict reproducible mode (``bench/thread_bytes.py`` checks a
-whole render).
-"""
+grows over the steps into another picture. Tracing every aten op of the shipped presets on 1 and 2 threads
+(x86, MKL, torch 2.14) found these moving bits: a full ``mean`` over an image, MKL's GEMM on small batches,
+oneDNN's 1x1 convolutions (forward in the VQGAN and dVAE, backward in the ResNet CLIP), the softmax
+backward of a decoder's attention and the bilinear upsample. This module holds the replacements the
+renderers use: means summed in float64 (a different order changes the float32 result only when the two
+float64 sums straddle a float32 rounding step, about one in 10^7), 1x1 convolutions and bilinear resizes as
+matrix products, fused attention, and MKL's strict reproducible mode (``bench/thread_bytes.py`` checks a
+whole render)."""
 
 from __future__ import annotations
 
@@ -49,18 +49,49 @@ def stable_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return stable_mean((value - target).pow(2))
 
 
-def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """A 1x1, stride-1, ungrouped ``conv`` as a matrix product (MKL's GEMM, thread-stable in strict mode);
-    oneDNN's 1x1 kernels split their sums by thread count. Any other convolution is called as it is."""
-    if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.padding not in ((0, 0), "valid") \
-            or conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
-        return conv(x)
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A 1x1 convolution of ``[B, C, H, W]`` by ``[O, C, 1, 1]`` weights as a matrix product (MKL's GEMM,
+    thread-stable in strict mode); oneDNN's 1x1 kernels split their sums by thread count."""
     batch, channels, height, width = x.shape
-    weight = conv.weight.view(conv.out_channels, channels).to(x.dtype)
-    out = torch.matmul(weight, x.reshape(batch, channels, height * width))
-    if conv.bias is not None:
-        out = out + conv.bias.to(x.dtype).view(1, -1, 1)
-    return out.view(batch, conv.out_channels, height, width)
+    matrix = weight.reshape(weight.shape[0], channels).to(x.dtype)
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        # channels-last (a ResNet tower's input): [B, H, W, C] rows times the matrix, and back, with no copy
+        rows = F.linear(x.permute(0, 2, 3, 1), matrix, None if bias is None else bias.to(x.dtype))
+        return rows.permute(0, 3, 1, 2)
+    out = torch.matmul(matrix, x.reshape(batch, channels, -1))
+    if bias is not None:
+        out = out + bias.to(x.dtype).view(1, -1, 1)
+    return out.view(batch, weight.shape[0], height, width)
+
+
+def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` through ``pointwise`` when it is a 1x1, stride-1, ungrouped convolution; any other
+    convolution is called as it is."""
+    if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.padding not in ((0, 0), "valid") \
+            or conv.groups != 1 or conv.dilation != (1, 1):
+        return conv(x)
+    return pointwise(x, conv.weight, conv.bias)
+
+
+def bilinear_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``F.interpolate(x, size, mode="bilinear", align_corners=False)`` (no antialias) as two matrix products
+    with the same interpolation weights: torch's own kernel moves bits with the thread count."""
+    rows = _linear_weights(x.shape[-2], size[0], x.dtype, x.device)
+    columns = _linear_weights(x.shape[-1], size[1], x.dtype, x.device)
+    return torch.matmul(torch.matmul(rows, x), columns.T)
+
+
+def _linear_weights(cells: int, out: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[out, cells]``: each output sample's two neighbours and weights, as torch's ``align_corners=False``
+    linear resize places them (source = (i + 0.5) * cells / out - 0.5, clamped at 0 and at the last cell)."""
+    source = ((torch.arange(out, dtype=torch.float64) + 0.5) * (cells / out) - 0.5).clamp(min=0.0)
+    low = source.floor().long().clamp(max=cells - 1)
+    high = (low + 1).clamp(max=cells - 1)
+    lean = source - low
+    weights = torch.zeros(out, cells, dtype=torch.float64)
+    weights[torch.arange(out), low] += 1.0 - lean
+    weights[torch.arange(out), high] += lean
+    return weights.to(dtype=dtype, device=device)
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

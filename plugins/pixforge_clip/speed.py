@@ -16,7 +16,8 @@ a step's time. Four rewrites, each measured on one CPU thread, change only float
   (open_clip's own ``batch_first=False`` path) makes ViT-B-32's forward + backward ~10 % faster. Without
   autograd (search, classify) batch-first keeps torch's fused inference path, so this switch is scoped.
 
-The first three are applied once when a model is loaded (:func:`prepare_for_guidance`), to the model the
+ResNet towers' 1x1 convolutions also run as matrix products, so a render's bytes do not move with the
+thread count (``pixforge.numerics``). The first three are applied once when a model is loaded (:func:`prepare_for_guidance`), to the model the
 Pipeline caches (searching and classifying run faster too). The patch matmul keeps its parameters' names;
 folding turns each BatchNorm's entries into its convolution's bias.
 """
@@ -29,6 +30,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pixforge.numerics import pointwise
 
 
 def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
@@ -83,6 +86,41 @@ class PatchEmbedding(nn.Module):
         return out.reshape(batch, rows, cols, -1).permute(0, 3, 1, 2)
 
 
+class PointwiseConv(nn.Module):
+    """A 1x1, stride-1 convolution as a matrix product (``pixforge.numerics.pointwise``): oneDNN's 1x1
+    kernels sum in an order set by the thread count, MKL's product in strict mode does not. Keeps the
+    convolution's ``weight`` (and ``bias``) parameters under the same names."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.weight = conv.weight
+        self.bias = conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pointwise(x, self.weight, self.bias)
+
+
+def _is_pointwise_conv(conv: object) -> bool:
+    return (
+        isinstance(conv, nn.Conv2d)
+        and conv.kernel_size == (1, 1)
+        and conv.stride == (1, 1)
+        and conv.padding in ((0, 0), "valid")
+        and conv.groups == 1
+    )
+
+
+def pointwise_convs_as_products(tower: nn.Module) -> int:
+    """Replace every 1x1 convolution inside ``tower`` by a ``PointwiseConv``; returns how many (in place)."""
+    replaced = 0
+    for parent in list(tower.modules()):
+        for name, child in list(parent.named_children()):
+            if _is_pointwise_conv(child):
+                setattr(parent, name, PointwiseConv(child))
+                replaced += 1
+    return replaced
+
+
 def _is_patch_conv(conv: object) -> bool:
     return (
         isinstance(conv, nn.Conv2d)
@@ -100,12 +138,14 @@ def is_conv_tower(model: nn.Module) -> bool:
 
 
 def prepare_for_guidance(model: nn.Module) -> nn.Module:
-    """Fold batch norms (ResNet towers) and turn the patch convolution into a matmul (ViTs); in place."""
+    """Fold batch norms and run 1x1 convolutions as products (ResNet towers), and turn the patch convolution
+    into a matmul (ViTs); in place."""
     visual = getattr(model, "visual", None)
     if visual is None:
         return model
     if is_conv_tower(model):
         fold_batch_norms(visual)
+        pointwise_convs_as_products(visual)  # after folding, which changes their weights and biases
     if _is_patch_conv(getattr(visual, "conv1", None)) and hasattr(visual, "transformer"):
         visual.conv1 = PatchEmbedding(visual.conv1)
     return model

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MethodType
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from pixforge.numerics import pointwise
 from pixforge.seeding import seeded
 
 #: the package's downsampling factor: three 2× poolings, whatever the size of the model
@@ -80,7 +82,18 @@ def make_decoder(**config: int) -> nn.Module:
 
 def _load(module: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
     module.load_state_dict({key: value.float() for key, value in state.items()}, strict=True)
+    for conv in module.modules():
+        if type(conv).__name__ == "Conv2d" and getattr(conv, "kw", None) == 1:
+            conv.forward = MethodType(_pointwise_forward, conv)
     return module
+
+
+def _pointwise_forward(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The package's 1x1 ``Conv2d.forward`` on a CPU as a matrix product, whose sums do not move with the
+    thread count (``pixforge.numerics.pointwise``); on a GPU the package's own (half precision there)."""
+    if x.is_cuda:
+        return type(conv).forward(conv, x)
+    return pointwise(x.float(), conv.w, conv.b)
 
 
 def encoder_from_state(state: Mapping[str, torch.Tensor]) -> nn.Module:

@@ -16,6 +16,7 @@ from torch import nn
 from pixforge.components import BuildContext, Generator
 from pixforge.errors import ConfigError
 from pixforge.outputs import load_image, pil_to_tensor
+from pixforge.numerics import bilinear_resize
 from pixforge.seamless import wrap_upsample
 from pixforge.settings import StrictModel
 from pixforge.transparency import AlphaMap
@@ -132,7 +133,7 @@ class PixelGenerator(Generator[PixelSettings]):
         elif self.seamless:
             image = wrap_upsample(cells, size)
         else:
-            image = F.interpolate(cells, size=size, mode="bilinear", align_corners=False)
+            image = bilinear_resize(cells, size)  # F.interpolate's bilinear, thread-stable (pixforge.numerics)
         return image if self.alpha is None else torch.cat([image, self.alpha()], dim=1)
 
     def latent(self) -> torch.Tensor:

@@ -38,6 +38,18 @@ def on_one_and_two_threads(compute: Callable[[], list[torch.Tensor]]) -> tuple[l
         torch.set_num_threads(before)
 
 
+def output_and_input_grad(op: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
+    """A thunk: ``op`` on a fresh copy of ``x0`` (same memory layout) and the gradient a fixed ramp sends back."""
+
+    def run() -> list[torch.Tensor]:
+        x = x0.clone().requires_grad_(True)
+        out = op(x)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        return [out, x.grad]
+
+    return run
+
+
 def bitwise_equal(first: list[torch.Tensor], second: list[torch.Tensor]) -> bool:
     return all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
 
@@ -70,13 +82,7 @@ def test_pointwise_conv_is_the_convolution_on_any_thread_count(batch: int, chann
     conv = nn.Conv2d(channels, 2 * channels, 1)
     x0 = torch.randn(batch, channels, size, size)
 
-    def forward_and_backward() -> list[torch.Tensor]:
-        x = x0.clone().requires_grad_(True)
-        out = pointwise_conv(conv, x)
-        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        return [out, x.grad]
-
-    one, two = on_one_and_two_threads(forward_and_backward)
+    one, two = on_one_and_two_threads(output_and_input_grad(lambda x: pointwise_conv(conv, x), x0))
     assert bitwise_equal(one, two)
     torch.testing.assert_close(one[0], conv(x0), atol=1e-5, rtol=1e-5)
     wide = nn.Conv2d(channels, channels, 3, padding=1)
@@ -88,13 +94,7 @@ def test_pointwise_takes_channels_last_input_without_changing_the_numbers() -> N
     conv = nn.Conv2d(256, 128, 1)
     x0 = torch.randn(8, 256, 2, 2).contiguous(memory_format=torch.channels_last)  # a ResNet tower's late stage
 
-    def forward_and_backward() -> list[torch.Tensor]:
-        x = x0.clone(memory_format=torch.channels_last).requires_grad_(True)
-        out = pointwise(x, conv.weight, conv.bias)
-        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        return [out, x.grad]
-
-    one, two = on_one_and_two_threads(forward_and_backward)
+    one, two = on_one_and_two_threads(output_and_input_grad(lambda x: pointwise(x, conv.weight, conv.bias), x0))
     assert bitwise_equal(one, two)
     torch.testing.assert_close(one[0], conv(x0), atol=1e-5, rtol=1e-5)
 
@@ -104,13 +104,7 @@ def test_bilinear_resize_is_torchs_bilinear_on_any_thread_count(shape: tuple[int
     torch.manual_seed(0)
     x0 = torch.rand(*shape)
 
-    def forward_and_backward() -> list[torch.Tensor]:
-        x = x0.clone().requires_grad_(True)
-        out = bilinear_resize(x, size)
-        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        return [out, x.grad]
-
-    one, two = on_one_and_two_threads(forward_and_backward)
+    one, two = on_one_and_two_threads(output_and_input_grad(lambda x: bilinear_resize(x, size), x0))
     assert bitwise_equal(one, two)
     plain = F.interpolate(x0, size=size, mode="bilinear", align_corners=False)
     torch.testing.assert_close(one[0], plain, atol=1e-6, rtol=1e-6)

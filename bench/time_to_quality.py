@@ -5,8 +5,10 @@ defaults — 32 ``latest`` cutouts, ``Af Pe Ji Er``, Adam at 0.1, random codes, 
 embedded models (the shipped tiny VQGAN and the robust tiny CLIP) at the canvas the default preset uses.
 pixforge runs a preset (the default, or ``--preset``) on the same prompts and seeds. Every ``--every``
 steps both loops' current picture is judged by ``pixforge_zoo.shape_judge.shape_check`` (the named shape,
-one region of the named colour, on the named background); the judging is not timed. The clock is the
-sum of step times (wall, and CPU as a load-independent check) of one render, averaged over the renders.
+one region of the named colour, on the named background); the judging is not timed. The reference's clock is
+the sum of its step times; pixforge's runs from the render call to its last step (wall, and CPU as a
+load-independent check), so a layout's start search, its steps and ranking and the VQGAN's encoding count,
+after one untimed warm-up render per preset has loaded the models. Both are averaged over the renders.
 
 Prints the pass-rate curves, the reference's final pass rate R and its time T, the time pixforge needs to
 reach R and the pass rate pixforge has at T (at its end, if it ends sooner). Target (issue #18): pixforge
@@ -102,7 +104,7 @@ def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path, p
     clock, curve = Clock(), Curve()
 
     class Snapshots(Observer):
-        """Stops the clock at each step's end, judges every ``--every`` steps, restarts it.
+        """Judges every ``--every`` steps with the clock stopped; between, it runs (work outside the steps too).
 
         A preset's layout (pixforge.layout) is clocked and not judged: its samples are not yet the picture
         the render gives; the render's own steps are numbered after the layout's."""
@@ -112,20 +114,23 @@ def run_pixforge(prompt, seed: int, args: argparse.Namespace, pipe, out: Path, p
 
         def on_start(self, run) -> None:
             self.layout = is_layout_candidate(run.run_dir)
-            clock.start()
 
         def on_step(self, state) -> None:
-            clock.stop()
             step = state.step + 1
             if self.layout:
                 self.offset = step
             elif step % args.every == 0 or step == state.total_steps:
+                clock.stop()
                 curve.points.append((self.offset + step, clock.wall, clock.cpu, judge(state.image[:1], prompt)))
-            clock.start()
+                clock.start()
 
-    overrides = [f"size={args.size}x{args.size}", *args.set]
-    pipe.render(prompt.text, preset, overrides=overrides, seed=seed, out=out, observers=[Snapshots()])
+    clock.start()
+    pipe.render(prompt.text, preset, overrides=pixforge_overrides(args), seed=seed, out=out, observers=[Snapshots()])
     return curve
+
+
+def pixforge_overrides(args: argparse.Namespace) -> list[str]:
+    return [f"size={args.size}x{args.size}", *args.set]
 
 
 def summarise(curves: list[Curve]) -> list[tuple[int, float, float, float]]:
@@ -175,6 +180,9 @@ def main() -> None:
     ref_curves: list[Curve] = []
     pix_curves: dict[str, list[Curve]] = {preset: [] for preset in presets}
     with tempfile.TemporaryDirectory() as tmp:
+        for preset in presets:  # untimed: loads the preset's models into the Pipeline's cache
+            pipe.render(picked[0].text, preset, overrides=[*pixforge_overrides(args), "steps=1"], seed=0,
+                        out=Path(tmp, f"warm-up-{preset}"))
         for n, (prompt, seed) in enumerate((p, s) for p in picked for s in seeds):
             ref = run_reference(prompt, seed, args, models)
             ref_curves.append(ref)

@@ -18,7 +18,7 @@ ROOT = Path(pixforge.__file__).parent
 #: bottom to top; a module may import modules on its own floor or a lower one, never a higher one
 FLOORS: list[list[str]] = [
     # plain helpers that know nothing of pixforge
-    ["version", "canvas", "seamless", "console", "terminal", "errors", "executor_options", "noise", "precision", "seeding", "sheet", "augment",
+    ["version", "canvas", "seamless", "console", "terminal", "errors", "executor_options", "noise", "precision", "numerics", "seeding", "sheet", "augment",
      "weights.entries", "weights.progress", "animation", "animation.schedules", "animation.scenes", "animation.warp"],
     # the command line's light helpers: lazy exports, shared options, the peers' flags
     ["lazy", "options", "peer_flags"],

@@ -64,13 +64,21 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     return out.view(batch, weight.shape[0], height, width)
 
 
+def is_pointwise_conv(conv: object) -> bool:
+    """Whether ``conv`` is a 1x1, stride-1, unpadded, ungrouped ``nn.Conv2d`` (what ``pointwise`` computes)."""
+    return (
+        isinstance(conv, nn.Conv2d)
+        and conv.kernel_size == (1, 1)
+        and conv.stride == (1, 1)
+        and conv.padding in ((0, 0), "valid")
+        and conv.groups == 1
+        and conv.dilation == (1, 1)
+    )
+
+
 def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)`` through ``pointwise`` when it is a 1x1, stride-1, ungrouped convolution; any other
-    convolution is called as it is."""
-    if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.padding not in ((0, 0), "valid") \
-            or conv.groups != 1 or conv.dilation != (1, 1):
-        return conv(x)
-    return pointwise(x, conv.weight, conv.bias)
+    """``conv(x)`` through ``pointwise`` when ``is_pointwise_conv(conv)``; any other convolution as it is."""
+    return pointwise(x, conv.weight, conv.bias) if is_pointwise_conv(conv) else conv(x)
 
 
 def bilinear_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixforge.numerics import pointwise
+from pixforge.numerics import is_pointwise_conv, pointwise
 
 
 def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
@@ -109,22 +109,12 @@ class PointwiseConv(nn.Module):
         return F.conv2d(x, self.weight, self.bias)
 
 
-def _is_pointwise_conv(conv: object) -> bool:
-    return (
-        isinstance(conv, nn.Conv2d)
-        and conv.kernel_size == (1, 1)
-        and conv.stride == (1, 1)
-        and conv.padding in ((0, 0), "valid")
-        and conv.groups == 1
-    )
-
-
 def pointwise_convs_as_products(tower: nn.Module) -> int:
     """Replace every 1x1 convolution inside ``tower`` by a ``PointwiseConv``; returns how many (in place)."""
     replaced = 0
     for parent in list(tower.modules()):
         for name, child in list(parent.named_children()):
-            if _is_pointwise_conv(child):
+            if is_pointwise_conv(child):
                 setattr(parent, name, PointwiseConv(child))
                 replaced += 1
     return replaced

@@ -91,3 +91,18 @@ def test_a_transparent_picture_skips_the_search() -> None:
     before = {k: v.clone() for k, v in generator.state_dict().items()}
     generator.propose(lambda pictures: pytest.fail("a transparent picture has no ground to score"))
     assert all(torch.equal(before[k], v) for k, v in generator.state_dict().items())
+
+
+def test_a_hard_draw_without_a_gradient_is_the_same_picture_to_the_bit() -> None:
+    """The start search draws only each sample's own shape; it must be the picture a step would draw."""
+    from pixforge_zoo.shapes import ShapesSettings
+
+    torch.manual_seed(5)
+    generator = ShapesGenerator(ShapesSettings(batch=12, edge=1.5), _context(40))
+    generator.init(None)
+    with torch.no_grad():
+        generator.mix.add_(torch.randn_like(generator.mix))  # every shape chosen by some sample
+        generator.angle.uniform_(-3, 3)
+        fast = generator()
+    assert len(set(generator.mix.argmax(dim=1).tolist())) == 6
+    assert torch.equal(fast, generator())  # with a gradient: all six shapes' terms summed

@@ -115,13 +115,32 @@ class ShapesGenerator(Generator):
             chosen = F.one_hot(weights.argmax(dim=1), len(SHAPES)).to(weights.dtype)
             weights = chosen + weights - weights.detach()
         pixels = radius * min(self.width, self.height) / self.settings.edge
-        alpha = sum(weights[:, k, None, None] * torch.sigmoid(-shape_distance(name, x, y) * pixels)
-                    for k, name in enumerate(SHAPES))
+        if self.settings.hard and not torch.is_grad_enabled():
+            alpha = self._chosen_coverage(weights, x, y, pixels)
+        else:
+            alpha = sum(weights[:, k, None, None] * torch.sigmoid(-shape_distance(name, x, y) * pixels)
+                        for k, name in enumerate(SHAPES))
         paint = torch.sigmoid(colour)[:, :, None, None]
         if self._transparent:
             return torch.cat([paint.expand(-1, 3, *alpha.shape[1:]), alpha[:, None]], dim=1)
         ground = torch.sigmoid(background)[:, :, None, None]
         return ground * (1 - alpha[:, None]) + paint * alpha[:, None]
+
+    @staticmethod
+    def _chosen_coverage(
+        weights: torch.Tensor, x: torch.Tensor, y: torch.Tensor, pixels: torch.Tensor
+    ) -> torch.Tensor:
+        """The hard draw's coverage without a gradient: each sample's own shape only. The other shapes'
+        terms are exact zeros there, so this is the same picture to the bit at a sixth of the work (the
+        start search draws a few hundred pictures before the first step)."""
+        alpha = torch.zeros_like(x)
+        chosen = weights.argmax(dim=1)
+        for k, name in enumerate(SHAPES):
+            rows = (chosen == k).nonzero().flatten()
+            if len(rows):
+                distance = shape_distance(name, x[rows], y[rows])
+                alpha[rows] = weights[rows, k, None, None] * torch.sigmoid(-distance * pixels[rows])
+        return alpha
 
     def propose(self, score: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Try ``proposals`` random starts for each sample, scored by ``score``, and keep each sample's best

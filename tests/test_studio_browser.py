@@ -66,7 +66,7 @@ def test_render_watch_gallery_and_search_in_the_page(studio, browser, tmp_path) 
     )  # progress moves
     expect(page.locator("#live")).to_be_visible()
     expect(page.locator("#live")).to_have_attribute("data-final", "completed", timeout=90_000)
-    expect(status).to_contain_text("step 80/80")  # the default's layout (40 steps), then the render's 40
+    expect(status).to_contain_text("step 70/70")  # the default's layout (30 steps), then the render's 40
     assert page.eval_on_selector("#live", "img => img.complete && img.naturalWidth") == 64
 
     page.click("#refresh")

@@ -2,8 +2,9 @@
 
 A generator that renders several independent samples in one batch (``Generator.samples_setting``)
 makes all N in one render instead: same seed, N samples, each scored the same way. The score is the
-render's own perceptors' cosine similarity between the whole final image and each text prompt, weighted
-by prompt and perceptor weights — the same models that guided the render.
+render's own perceptors' cosine similarity between the final image and each text prompt, weighted by
+prompt and perceptor weights — the same models that guided the render — taken on the whole picture or
+averaged over a few large crops of it (``ranking.views``: a small CLIP's score of one view is noisy).
 """
 
 from __future__ import annotations
@@ -52,18 +53,39 @@ def candidate_seeds(seed: int, count: int) -> list[int]:
 
 
 def clip_score(image: torch.Tensor, config: RenderConfig, perceptors: list[tuple[Perceptor, float]]) -> float:
-    """Weighted cosine similarity of the whole image to the text prompts, summed over perceptors."""
-    return float(clip_scores(image, config, perceptors)[0])
+    """Weighted cosine similarity of the image to the text prompts, summed over perceptors, averaged over
+    the settings' ranking views (``config.ranking``)."""
+    return float(clip_scores(image, config, perceptors, views=config.ranking.views)[0])
+
+
+def view_boxes(width: int, height: int, views: int, min_size: float) -> list[tuple[int, int, int]]:
+    """``(x, y, side)`` of ``views`` square crops, a side from ``min_size`` of the shorter side to all of
+    it, drawn from a fixed seed so every candidate is judged on the same crops."""
+    shorter = min(width, height)
+    generator = torch.Generator().manual_seed(0)
+    boxes = []
+    for _ in range(views):
+        lowest = max(1, round(shorter * min_size))
+        side = int(torch.randint(lowest, shorter + 1, (1,), generator=generator))
+        x = int(torch.randint(0, width - side + 1, (1,), generator=generator))
+        y = int(torch.randint(0, height - side + 1, (1,), generator=generator))
+        boxes.append((x, y, side))
+    return boxes
 
 
 def clip_scores(
-    images: torch.Tensor, config: RenderConfig, perceptors: list[tuple[Perceptor, float]], chunk: int = 64
+    images: torch.Tensor, config: RenderConfig, perceptors: list[tuple[Perceptor, float]], chunk: int = 64,
+    views: int = 1,
 ) -> torch.Tensor:
-    """``clip_score`` of each of ``[M, 3, H, W]`` images at once (in chunks of ``chunk``): ``[M]`` on the CPU."""
+    """``clip_score`` of each of ``[M, 3, H, W]`` images at once (in chunks of ``chunk``): ``[M]`` on the CPU;
+    ``views`` > 1 averages over that many crops (``view_boxes``, ``config.ranking.min_size``), 1 scores
+    the whole picture."""
     prompts = parse_prompts(config.prompt)
     total = torch.zeros(images.shape[0])
     if not prompts:
         return total
+    height, width = images.shape[-2:]
+    boxes = view_boxes(width, height, views, config.ranking.min_size) if views > 1 else [None]
     with torch.no_grad():
         for perceptor, weight in perceptors:
             size = perceptor.input_size
@@ -71,9 +93,12 @@ def clip_scores(
             weights = torch.tensor([p.weight for p in prompts], device=texts.device)
             for start in range(0, images.shape[0], chunk):
                 part = images[start : start + chunk].to(perceptor.device)
-                picture = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True)
-                similarity = (perceptor.encode_image(picture) @ texts.T) @ weights
-                total[start : start + chunk] += weight * similarity.float().cpu()
+                similarity = torch.zeros(part.shape[0], dtype=torch.float64)
+                for box in boxes:
+                    view = part if box is None else part[..., box[1] : box[1] + box[2], box[0] : box[0] + box[2]]
+                    picture = F.interpolate(view, size=(size, size), mode="bilinear", antialias=True)
+                    similarity += ((perceptor.encode_image(picture) @ texts.T) @ weights).double().cpu()
+                total[start : start + chunk] += weight * (similarity / len(boxes)).float()
     return total
 
 

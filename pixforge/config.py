@@ -123,6 +123,15 @@ class LayoutSettings(StrictModel):
     candidates: int = Field(6, ge=1, le=64)
 
 
+class RankingSettings(StrictModel):
+    """How best-of-N scores a picture (``--candidates``, a layout's candidates): the mean CLIP score over
+    ``views`` square crops of a side from ``min_size`` of the picture's to all of it, the same crops for every
+    candidate (drawn from a fixed seed), or the whole picture alone with ``views: 1``."""
+
+    views: int = Field(1, ge=1, le=256)
+    min_size: float = Field(0.8, gt=0, le=1)
+
+
 class VideoSettings(StrictModel):
     """Whether to write a video of the progress frames, and how."""
 
@@ -168,6 +177,8 @@ class RenderConfig(StrictModel):
     stages: list[StageSettings] = Field(default_factory=list)
     #: a layout rendered first by another generator, that the render (its first stage) starts from; None: none
     layout: LayoutSettings | None = None
+    #: how best-of-N scores its candidates (``pixforge.candidates``)
+    ranking: RankingSettings = Field(default_factory=RankingSettings)
 
     @field_validator("size", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ def test_scores_of_a_batch_are_each_pictures_own_score(pipe):
     perceptors = _perceptors(pipe, config)
     torch.manual_seed(0)
     pictures = torch.rand(5, 3, 32, 32)
-    together = clip_scores(pictures, config, perceptors, chunk=2)
+    together = clip_scores(pictures, config, perceptors, chunk=2, views=config.ranking.views)
     alone = torch.tensor([clip_score(pictures[i : i + 1], config, perceptors) for i in range(5)])
     assert together.shape == (5,) and torch.allclose(together, alone, atol=1e-5)
     assert torch.equal(clip_scores(pictures, pipe.resolve("", "shapes"), perceptors), torch.zeros(5))

@@ -72,11 +72,16 @@ def openai_clip(state_dict: dict[str, torch.Tensor], fp16: bool = False) -> nn.M
     """OpenAI's CLIP built for ``state_dict`` as ``clip.load`` builds it (fp16 on a GPU, float on a CPU).
 
     ``build_model`` rounds the weights to fp16; reloading ``state_dict`` afterwards keeps the exact values
-    that the other loop of a benchmark runs.
+    that the other loop of a benchmark runs. fp16 goes through the module's own ``convert_weights``, as
+    ``build_model`` does: convolutions, linears, attention and projections in fp16, LayerNorms and
+    embeddings in float32 (a blanket ``.half()`` breaks OpenAI's LayerNorm, which computes in float32).
     """
-    model = openai_clip_module().build_model({k: v.clone() for k, v in state_dict.items()})
+    module = openai_clip_module()
+    model = module.build_model({k: v.clone() for k, v in state_dict.items()})
     model.float().load_state_dict(state_dict, strict=False)
-    return model.half() if fp16 else model
+    if fp16:
+        module.convert_weights(model)
+    return model
 
 
 class ReplaceGrad(torch.autograd.Function):

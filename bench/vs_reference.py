@@ -346,8 +346,14 @@ def run_case(case: Case, args: argparse.Namespace, files: dict[str, tuple[Path, 
     workers = []
     for i, job in enumerate(jobs):  # built one after another, so building never overlaps a timed turn
         worker = Worker(job, logs / f"{case.name}-{i}.log")
-        worker.read()  # ready: built and warmed up
+        try:
+            worker.read()  # ready: built and warmed up
+        except RuntimeError as error:  # one row's failure (a GPU run is rare) must not lose the others
+            report_failure(case, error, worker.log.name)
+            continue
         workers.append(worker)
+    if not workers:
+        raise RuntimeError("every loop failed")
     for round_ in range(case.rounds):
         order = workers if round_ % 2 == 0 else workers[::-1]
         for worker in order:
@@ -356,10 +362,15 @@ def run_case(case: Case, args: argparse.Namespace, files: dict[str, tuple[Path, 
     for worker in workers:
         memory = worker.finish()
         rows.append({"case": case, "job": worker.job, "rate": worker.steps / worker.seconds, **memory})
-    reference = rows[0]["rate"]
+    reference = rows[0]["rate"] if rows[0]["job"].loop == "reference" else None
     for row in rows:
-        row["ratio"] = row["rate"] / reference
+        row["ratio"] = row["rate"] / reference if reference else None
     return rows
+
+
+def report_failure(case: Case, error: RuntimeError, log: str) -> None:
+    print(f"  {case.name}: failed: {error}", file=sys.stderr)
+    print(Path(log).read_text()[-3000:], file=sys.stderr)
 
 
 def describe_device(device: str) -> str:
@@ -392,7 +403,7 @@ def table(rows: list[dict], device: str) -> str:
         mem = row.get("cuda_mb", row["rss_mb"])
         lines.append(
             f"| {case.name} | {case.label} | {case.size} | {case.cutn} | {loop} | {row['precision']} | "
-            f"{row['rate']:.3f} | {row['ratio']:.2f} | {mem:.0f} |"
+            f"{row['rate']:.3f} | {'—' if row['ratio'] is None else format(row['ratio'], '.2f')} | {mem:.0f} |"
         )
     return "\n".join(lines)
 

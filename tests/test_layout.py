@@ -58,7 +58,9 @@ def test_the_default_preset_has_a_shapes_layout_and_others_opt_out(pipe) -> None
     config = pipe.resolve("a red circle on a blue background")
     assert config.layout is not None and config.layout.generator.name == "shapes"
     assert config.layout.candidates > 1 and config.generator.name == "vqgan"
-    for preset in ("pixels", "shapes", "dvae", "regions"):
+    dvae = pipe.resolve("a", "dvae")  # the dVAE refines the default's layout too
+    assert dvae.layout == config.layout and dvae.generator.name == "dvae"
+    for preset in ("pixels", "shapes", "regions"):
         assert pipe.resolve("a", preset).layout is None, preset
     assert pipe.resolve("a", overrides=["layout=null"]).layout is None
 

@@ -349,11 +349,12 @@ def run_case(case: Case, args: argparse.Namespace, files: dict[str, tuple[Path, 
         try:
             worker.read()  # ready: built and warmed up
         except RuntimeError as error:  # one row's failure (a GPU run is rare) must not lose the others
-            report_failure(case, error, worker.log.name)
+            worker.log.close()
+            report_failure(case, error, [Path(worker.log.name)])
             continue
         workers.append(worker)
-    if not workers:
-        raise RuntimeError("every loop failed")
+    if not workers:  # each failure is reported above
+        return []
     for round_ in range(case.rounds):
         order = workers if round_ % 2 == 0 else workers[::-1]
         for worker in order:
@@ -368,9 +369,11 @@ def run_case(case: Case, args: argparse.Namespace, files: dict[str, tuple[Path, 
     return rows
 
 
-def report_failure(case: Case, error: RuntimeError, log: str) -> None:
+def report_failure(case: Case, error: RuntimeError, logs: list[Path]) -> None:
+    """The error and the end of each worker log that explains it, on stderr."""
     print(f"  {case.name}: failed: {error}", file=sys.stderr)
-    print(Path(log).read_text()[-3000:], file=sys.stderr)
+    for path in logs:
+        print(path.read_text()[-3000:], file=sys.stderr)
 
 
 def describe_device(device: str) -> str:
@@ -457,11 +460,8 @@ def main() -> None:
                   file=sys.stderr, flush=True)
             try:
                 rows += run_case(case, args, files, logs)
-            except RuntimeError as error:
-                print(f"  {case.name}: failed: {error}", file=sys.stderr)
-                log = sorted(logs.glob(f"{case.name}-*.log"))
-                for path in log:
-                    print(path.read_text()[-3000:], file=sys.stderr)
+            except RuntimeError as error:  # a worker died during a timed turn
+                report_failure(case, error, sorted(logs.glob(f"{case.name}-*.log")))
         print(table(rows, args.device))
         print(f"({time.perf_counter() - started:.0f} s in all)")
 

@@ -182,3 +182,27 @@ def test_channels_last_decoding_is_chosen_by_decoder_width() -> None:
     assert VQGANGenerator(VQGANSettings(), context).channels_last is False  # the tiny model: 32 channels
     forced = VQGANGenerator(VQGANSettings(channels_last=True), context)
     assert forced.channels_last is True and forced().shape == (1, 3, 32, 32)
+
+
+def test_class_token_last_block_computes_the_full_towers_embedding_and_gradient() -> None:
+    import open_clip
+
+    from pixforge_clip.speed import ClassTokenBlock
+
+    torch.manual_seed(0)
+    vision = {"image_size": 32, "layers": 3, "width": 64, "patch_size": 8, "head_width": 16}
+    model = open_clip.CLIP(embed_dim=32, vision_cfg=vision, text_cfg={"layers": 1, "width": 32, "heads": 2}).eval()
+    model.requires_grad_(False)
+    fast = prepare_for_guidance(copy.deepcopy(model))
+    last = fast.visual.transformer.resblocks[-1]
+    assert isinstance(last, ClassTokenBlock) and fast.state_dict().keys() == model.state_dict().keys()
+    images = torch.rand(3, 3, 32, 32)
+    expected, expected_grad = embed_and_grad(model, images)
+    for enabled in (False, True):  # batch-first and sequence-first
+        with sequence_first_attention(fast, enabled):
+            got, grad = embed_and_grad(fast, images)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-4)
+    tokens = copy.deepcopy(model)
+    tokens.visual.output_tokens = True  # the other tokens are read: the block is left whole
+    assert type(prepare_for_guidance(tokens).visual.transformer.resblocks[-1]) is not ClassTokenBlock

@@ -206,3 +206,49 @@ def test_class_token_last_block_computes_the_full_towers_embedding_and_gradient(
     tokens = copy.deepcopy(model)
     tokens.visual.output_tokens = True  # the other tokens are read: the block is left whole
     assert type(prepare_for_guidance(tokens).visual.transformer.resblocks[-1]) is not ClassTokenBlock
+
+
+def test_quick_gelu_towers_run_silu_with_the_slope_in_the_weights() -> None:
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    torch.manual_seed(0)
+    vision = {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 16}
+    model = open_clip.CLIP(embed_dim=32, vision_cfg=vision, text_cfg={"layers": 1, "width": 32, "heads": 2},
+                           quick_gelu=True).eval()
+    model.requires_grad_(False)
+    assert any(type(m) is QuickGELU for m in model.visual.modules())
+    fast = prepare_for_guidance(copy.deepcopy(model))
+    assert not any(type(m) is QuickGELU for m in fast.visual.modules())
+    assert all(isinstance(block.mlp.gelu, torch.nn.SiLU) for block in fast.visual.transformer.resblocks)
+    assert any(type(m) is QuickGELU for m in fast.transformer.modules())  # the text tower is left as it was
+    assert fast.state_dict().keys() == model.state_dict().keys()
+    images = torch.rand(3, 3, 32, 32)
+    expected, expected_grad = embed_and_grad(model, images)
+    with sequence_first_attention(fast):
+        got, grad = embed_and_grad(fast, images)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-4)
+
+
+def test_channels_last_decoder_weights_give_the_same_bytes_without_per_call_copies() -> None:
+    from pixforge_vqgan.generator import decoder_in_layout
+
+    torch.manual_seed(0)
+    vq = VQAutoencoder(VQSpec(kind="vq", ddconfig=dict(DD), n_embed=32, embed_dim=4)).eval().requires_grad_(False)
+    z = torch.randn(1, 4, 8, 8)
+
+    def decode_and_grad() -> tuple[torch.Tensor, torch.Tensor]:
+        latent = z.clone().requires_grad_(True)
+        image = fast_decode.decode(vq.post_quant_conv, vq.decoder, latent, channels_last=True)
+        (image * torch.linspace(-1, 1, image.numel()).view_as(image)).sum().backward()
+        return image, latent.grad
+
+    before = decode_and_grad()
+    decoder_in_layout(vq, channels_last=True)
+    assert vq.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not vq.decoder.conv_in.weight.is_contiguous()
+    after = decode_and_grad()
+    assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+    decoder_in_layout(vq, channels_last=False)
+    assert all(p.is_contiguous() for p in vq.decoder.parameters())

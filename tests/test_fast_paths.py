@@ -196,6 +196,7 @@ def test_class_token_last_block_computes_the_full_towers_embedding_and_gradient(
     fast = prepare_for_guidance(copy.deepcopy(model))
     last = fast.visual.transformer.resblocks[-1]
     assert isinstance(last, ClassTokenBlock) and fast.state_dict().keys() == model.state_dict().keys()
+    assert all(type(block.attn).__name__ == "UnpackedAttention" for block in fast.visual.transformer.resblocks)
     images = torch.rand(3, 3, 32, 32)
     expected, expected_grad = embed_and_grad(model, images)
     for enabled in (False, True):  # batch-first and sequence-first
@@ -252,3 +253,29 @@ def test_channels_last_decoder_weights_give_the_same_bytes_without_per_call_copi
     assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
     decoder_in_layout(vq, channels_last=False)
     assert all(p.is_contiguous() for p in vq.decoder.parameters())
+
+
+def test_unpacked_attention_matches_torchs_for_self_and_class_token_queries() -> None:
+    from pixforge_clip.speed import UnpackedAttention
+
+    torch.manual_seed(0)
+    reference = torch.nn.MultiheadAttention(32, 4, batch_first=False).eval().requires_grad_(False)
+    fast = copy.deepcopy(reference)
+    fast.__class__ = UnpackedAttention
+    tokens = torch.randn(7, 3, 32)
+    for rows in (7, 1):  # every token, then the class token's row alone
+        grads = []
+        for attention in (reference, fast):
+            x = tokens.clone().requires_grad_(True)
+            query = x if rows == 7 else x[:1]
+            out = attention(query, x, x, need_weights=False)[0]
+            assert out.shape == (rows, 3, 32)
+            (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+            grads.append((out.detach(), x.grad))
+        torch.testing.assert_close(grads[1][0], grads[0][0], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(grads[1][1], grads[0][1], atol=1e-6, rtol=1e-5)
+    _, weights = fast(tokens, tokens, tokens)  # asked for weights: torch's own forward
+    assert weights is not None and weights.shape == (3, 7, 7)
+    fast.batch_first = True  # batch-first: torch's own path too
+    torch.testing.assert_close(fast(tokens, tokens, tokens, need_weights=False)[0],
+                               reference.__class__.forward(fast, tokens, tokens, tokens, need_weights=False)[0])

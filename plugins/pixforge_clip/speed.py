@@ -1,7 +1,7 @@
 """Running an open_clip image tower faster when gradients flow back to its input; the same function.
 
 Guidance runs the frozen image tower forward and backward (to the pixels) every step, which is most of
-a step's time. Five rewrites, each measured on one CPU thread, change only float rounding (about 1e-6):
+a step's time. Seven rewrites, each measured on one CPU thread, change only float rounding (about 1e-6):
 
 - **Batch norms folded into their convolutions** (ResNet towers): a frozen network in eval mode applies
   each BatchNorm as a fixed per-channel scale and shift, which the convolution before it can absorb.
@@ -22,6 +22,10 @@ a step's time. Five rewrites, each measured on one CPU thread, change only float
 - **QuickGELU as SiLU** (OpenAI's ViTs): ``x * sigmoid(1.702 x)`` is ``silu(1.702 x) / 1.702``, so the
   1.702 goes into the weights of the linear layer before it and 1/1.702 into the one after, and the MLP
   runs torch's fused SiLU forward and backward instead of three elementwise passes each way.
+- **Sequence-first attention without the packed split** (ViTs, while gradients flow): torch's
+  ``MultiheadAttention`` splits its packed q/k/v projection by indexing a copied ``[3, L, N, E]`` tensor, whose
+  backward zero-fills and adds three such tensors; unbinding a view of the projection instead is the same
+  numbers (bit for bit on the CPU here) and ~15 % faster per block for ViT-B-32's 16 cutouts.
 
 ResNet towers' 1x1 convolutions also run as matrix products, so a render's bytes do not move with the
 thread count (``pixforge.numerics``). All but the attention switch are applied once when a model is
@@ -158,6 +162,9 @@ def prepare_for_guidance(model: nn.Module) -> nn.Module:
         visual.conv1 = PatchEmbedding(visual.conv1)
     if _pools_class_token(visual):
         visual.transformer.resblocks[-1].__class__ = ClassTokenBlock  # same parameters and names
+    for module in _attention_stacks(model)[1:]:
+        if type(module) is nn.MultiheadAttention:
+            module.__class__ = UnpackedAttention  # same parameters and names
     quick_gelus_as_silu(visual)
     return model
 
@@ -209,6 +216,46 @@ class ClassTokenBlock(ResidualAttentionBlock):
         query = normed[:, :1] if self.attn.batch_first else normed[:1]
         x = first + self.ls_1(self.attn(query, normed, normed, need_weights=False)[0])
         return x + self.ls_2(self.mlp(self.ln_2(x)))
+
+
+class UnpackedAttention(nn.MultiheadAttention):
+    """``nn.MultiheadAttention`` that, sequence-first and in the plain case (self- or cross-attention whose
+    keys are its values, no masks, no weights returned, no dropout), projects q/k/v and splits them as views
+    of one product; anything else is torch's own forward."""
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,  # type: ignore[override]
+                key_padding_mask: torch.Tensor | None = None, need_weights: bool = True,
+                attn_mask: torch.Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        plain = (
+            not self.batch_first and key is value and query.dim() == 3 and not need_weights
+            and key_padding_mask is None and attn_mask is None and not is_causal
+            and self._qkv_same_embed_dim and self.bias_k is None and not self.add_zero_attn
+            and (self.dropout == 0.0 or not self.training)
+        )
+        if not plain:
+            return super().forward(query, key, value, key_padding_mask, need_weights, attn_mask,
+                                   average_attn_weights, is_causal)
+        return self._unpacked(query, key), None
+
+    def _unpacked(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """``[L_q, N, E]`` queries over ``[L, N, E]`` keys (= values) → ``[L_q, N, E]``."""
+        rows, batch, width = query.shape
+        heads, head_width = self.num_heads, width // self.num_heads
+
+        def split(projected: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
+            length = projected.shape[0]  # [L, N, parts*E] → parts × [N, heads, L, head_width]
+            return projected.view(length, batch, parts, heads, head_width).permute(2, 1, 3, 0, 4).unbind(0)
+
+        weight, bias = self.in_proj_weight, self.in_proj_bias
+        if query is key:
+            q, k, v = split(F.linear(query, weight, bias), 3)
+        else:
+            (q,) = split(F.linear(query, weight[:width], None if bias is None else bias[:width]), 1)
+            k, v = split(F.linear(key, weight[width:], None if bias is None else bias[width:]), 2)
+        out = F.scaled_dot_product_attention(q, k, v)  # [N, heads, L_q, head_width]
+        out = out.permute(2, 0, 1, 3).reshape(rows * batch, width)
+        return F.linear(out, self.out_proj.weight, self.out_proj.bias).view(rows, batch, width)
 
 
 def _attention_stacks(model: nn.Module) -> list[nn.Module]:

@@ -1,7 +1,7 @@
 """Running an open_clip image tower faster when gradients flow back to its input; the same function.
 
 Guidance runs the frozen image tower forward and backward (to the pixels) every step, which is most of
-a step's time. Seven rewrites, each measured on one CPU thread, change only float rounding (about 1e-6):
+a step's time. Seven rewrites, each measured on the CPU (1 or 2 threads), change only float rounding (about 1e-6):
 
 - **Batch norms folded into their convolutions** (ResNet towers): a frozen network in eval mode applies
   each BatchNorm as a fixed per-channel scale and shift, which the convolution before it can absorb.

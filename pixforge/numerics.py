@@ -110,7 +110,25 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor
     """
     # contiguous: with strided inputs torch takes its composite path, a softmax whose backward is not stable
     q, k, v = (x.contiguous().unsqueeze(1) for x in (q, k, v))
-    return F.scaled_dot_product_attention(q, k, v).squeeze(1)
+    return fused_attention(q, k, v).squeeze(1)
+
+
+def fused_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``F.scaled_dot_product_attention`` of ``[..., L, C]`` tensors; on the CPU the inputs are made contiguous
+    first, and bfloat16 and float16 ones are attended in float32 with the result cast back.
+
+    Both are speed, measured at ViT-B/32's size (16 views × 12 heads × 50 tokens × 64, forward and backward,
+    2 threads, Intel Xeon with AMX): torch's fused CPU kernel takes 13.8 ms on the strided q/k/v views of one
+    packed projection and 7.8 ms on contiguous copies (the same bits), and 22.6 ms in bfloat16 (what autocast
+    gives it) against 8.9 ms through float32 (autocast is off inside).
+    """
+    if q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v)
+    given = q.dtype
+    dtype = torch.float32 if given in (torch.bfloat16, torch.float16) else given
+    q, k, v = (x.to(dtype, memory_format=torch.contiguous_format) for x in (q, k, v))
+    with torch.autocast("cpu", enabled=False):  # autocast would cast them back to bfloat16
+        return F.scaled_dot_product_attention(q, k, v).to(given)
 
 
 @functools.cache

@@ -279,3 +279,29 @@ def test_unpacked_attention_matches_torchs_for_self_and_class_token_queries() ->
     fast.batch_first = True  # batch-first: torch's own path too
     torch.testing.assert_close(fast(tokens, tokens, tokens, need_weights=False)[0],
                                reference.__class__.forward(fast, tokens, tokens, tokens, need_weights=False)[0])
+
+
+def test_fused_attention_on_strided_or_bfloat16_inputs_is_the_float32_kernels_result() -> None:
+    """Strided views are copied contiguous (the same bits as torch on them); bfloat16 ones under autocast
+    attend in float32, not in autocast's bfloat16 kernel, and come back as bfloat16."""
+    from pixforge.numerics import fused_attention
+
+    torch.manual_seed(0)
+    packed = torch.randn(50, 4, 3 * 64, requires_grad=True)
+    q, k, v = packed.view(50, 4, 3, 2, 32).permute(2, 1, 3, 0, 4).unbind(0)
+    assert not q.is_contiguous()
+    ours = fused_attention(q, k, v)
+    theirs = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    assert torch.equal(ours, theirs)
+    (ours_grad,) = torch.autograd.grad(ours.square().sum(), packed)
+    (their_grad,) = torch.autograd.grad(theirs.square().sum(), packed)
+    assert torch.equal(ours_grad, their_grad)
+
+    low = [x.detach().bfloat16().requires_grad_() for x in (q, k, v)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        attended = fused_attention(*low)
+    assert attended.dtype == torch.bfloat16
+    expected = torch.nn.functional.scaled_dot_product_attention(*(x.detach().float() for x in low)).bfloat16()
+    assert torch.equal(attended.detach(), expected)
+    attended.float().sum().backward()
+    assert all(x.grad is not None and x.grad.dtype == torch.bfloat16 for x in low)

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from open_clip.transformer import QuickGELU, ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from pixforge.numerics import is_pointwise_conv, pointwise
+from pixforge.numerics import fused_attention, is_pointwise_conv, pointwise
 
 
 def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
@@ -253,7 +253,7 @@ class UnpackedAttention(nn.MultiheadAttention):
         else:
             (q,) = split(F.linear(query, weight[:width], None if bias is None else bias[:width]), 1)
             k, v = split(F.linear(key, weight[width:], None if bias is None else bias[width:]), 2)
-        out = F.scaled_dot_product_attention(q, k, v)  # [N, heads, L_q, head_width]
+        out = fused_attention(q, k, v)  # [N, heads, L_q, head_width]; bf16 on the CPU attends in fp32
         out = out.permute(2, 0, 1, 3).reshape(rows * batch, width)
         return F.linear(out, self.out_proj.weight, self.out_proj.bias).view(rows, batch, width)
 

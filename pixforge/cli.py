@@ -115,6 +115,11 @@ def render(
     compile_: Annotated[
         bool, flag("--compile", help="torch.compile the generator and perceptors (GPU; slow first steps).")
     ] = False,
+    precision: Annotated[
+        Optional[str],
+        typer.Option(help="fp32, amp_bf16 or amp_fp16 for every component that has the setting (CLIP, VQGAN); "
+                     "amp_bf16 pays on GPUs and CPUs with AMX."),
+    ] = None,
     profile: Annotated[bool, flag("--profile", help="Print the time each stage of the step took.")] = False,
     trust_checkpoint: Annotated[
         bool,
@@ -155,6 +160,8 @@ def render(
         values["wallpaper"] = wallpaper  # the wallpaper filter's symmetry (pixforge.filter_values)
     if compile_:
         values["compile"] = True
+    if precision is not None:
+        values["precision"] = precision
     if prompt is None and region and from_image is None and resume is None:
         prompt = ""  # the regions are the prompts
     if prompt is None and from_image is None and resume is None:

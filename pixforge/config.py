@@ -156,6 +156,10 @@ class RenderConfig(StrictModel):
     #: torch.compile the generator and the perceptors' image encoders (worth it on a GPU; the first steps
     #: then take a minute or more to compile, and on a CPU it gains nothing)
     compile: bool = False
+    #: the arithmetic of every component with a ``precision`` setting (the CLIP perceptors, the VQGAN decoder),
+    #: set on each of them when given (``--precision``): ``amp_bf16`` runs them under bfloat16 autocast, which
+    #: pays on GPUs and on CPUs with bfloat16 matrix units (Intel AMX); None leaves each its own
+    precision: Literal["fp32", "amp_bf16", "amp_fp16"] | None = None
     init_image: str | None = None
     generator: ComponentSpec
     perceptors: list[WeightedSpec] = Field(default_factory=list)

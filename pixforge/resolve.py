@@ -134,7 +134,20 @@ def resolve_config(
         groups = [(kind.name, kind.field) for kind in KINDS]
         grant_trust(data, groups, lambda kind, name: _setting_names(registry, kind, name))
     config = validate(RenderConfig, data, lambda loc: blame(changes, loc) or where)
+    if config.precision is not None:
+        spread_precision(config, registry)
     return fill_component_settings(config, registry, changes)
+
+
+def spread_precision(config: RenderConfig, registry: Registry) -> None:
+    """The render's ``precision`` set on every component (and the layout's generator) that has the setting:
+    one switch instead of one ``--set`` per component, over whatever each spec said."""
+    specs = [(kind.name, spec) for kind in KINDS for spec in kind.specs(config)]
+    if config.layout is not None:
+        specs.append(("generator", config.layout.generator))
+    for kind, spec in specs:
+        if "precision" in _setting_names(registry, kind, spec.name):
+            spec.settings = {**spec.settings, "precision": config.precision}
 
 
 def _setting_names(registry: Registry, kind: str, name: str) -> list[str]:

@@ -11,7 +11,7 @@ from pixforge.errors import ConfigError
 from pixforge.testing import FilterContract, build_component, seeded, tiny_context
 from pixforge_filters.palette import PaletteFilter, nearest_colours
 from pixforge_filters.palettes import kmeans, parse_palette
-from pixforge_filters.tile import TileFilter, seam_difference
+from pixforge_filters.tile import RELATIVE_FLOOR, TileFilter, neighbour_difference, seam_difference
 from pixforge_filters.wallpaper import GROUPS, WallpaperFilter
 
 
@@ -125,6 +125,28 @@ def test_tile_rolls_by_a_seeded_offset_and_measures_the_seam() -> None:
     assert TileFilter.view_only and TileFilter.seamless
 
 
+def test_a_relative_tile_loss_holds_a_flat_picture_to_its_own_scale() -> None:
+    absolute = build_component(TileFilter, {})
+    relative = build_component(TileFilter, {"scale": "relative"})
+    steps = torch.linspace(0, 0.7, 8).view(1, 1, 1, 8).expand(1, 3, 8, 8)  # a ramp: its wrap edge jumps 0.7
+    faint = steps * 0.1  # the same picture at a tenth of the contrast
+    for picture in (steps, faint):
+        assert relative.loss(picture, picture).item() == pytest.approx(
+            (seam_difference(picture) / neighbour_difference(picture)).item(), rel=1e-5)
+    # the absolute term shrinks with the contrast; the relative one does not
+    assert absolute.loss(faint, faint).item() == pytest.approx(absolute.loss(steps, steps).item() / 10, rel=1e-4)
+    assert relative.loss(faint, faint).item() == pytest.approx(relative.loss(steps, steps).item(), rel=1e-4)
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    flat[..., -1] += 1 / 255  # no contrast inside: divided by the floor, not by zero
+    assert torch.isfinite(relative.loss(flat, flat))
+    assert relative.loss(flat, flat).item() == pytest.approx((seam_difference(flat) / RELATIVE_FLOOR).item(), rel=1e-4)
+    picture = steps.clone().requires_grad_(True)
+    relative.loss(picture, picture).backward()
+    assert picture.grad is not None and picture.grad[..., 1:-1].abs().sum() == 0  # only the wrap edges are pulled
+    with pytest.raises(ConfigError, match="scale"):
+        build_component(TileFilter, {"scale": "loud"})
+
+
 # -- wallpaper ----------------------------------------------------------------------------------------
 
 
@@ -211,7 +233,8 @@ def test_a_palette_render_keeps_only_palette_colours_and_a_tile_render_completes
     assert colours <= {(255, 0, 0), (16, 32, 48), (255, 255, 255)} and "palette" in result.losses[-1]
     tiled = pipe.render("a red circle", preset, out=tmp_path / "t", seed=1, tile=True)
     assert tiled.status == "completed" and "tile" in tiled.losses[-1]
-    assert tiled.settings["filters"] == [{"name": "tile", "weight": 1.0, "settings": {"shift": 1.0}}]
+    assert tiled.settings["filters"] == [
+        {"name": "tile", "weight": 1.0, "settings": {"shift": 1.0, "scale": "absolute"}}]
 
 
 def test_cli_tile_and_palette_render_end_to_end_and_replay_to_the_same_bytes(tmp_path) -> None:
@@ -263,3 +286,14 @@ def test_set_names_a_filter_as_the_flags_do() -> None:
     assert [f.name for f in pipe.resolve("a red circle", overrides=["tile=true", "tile=false"]).filters] == []
     with pytest.raises(ConfigError, match="'p9'"):
         pipe.resolve("a red circle", overrides=["wallpaper=p9"])
+
+
+def test_the_tile_scale_and_weight_can_be_set_from_the_command_line() -> None:
+    from pixforge.plugins import default_registry
+    from pixforge.resolve import resolve_config
+
+    registry = default_registry()
+    config = resolve_config(registry, "dvae", ["tile={scale: relative}", "filters.0.weight=0.1"])
+    assert [(f.name, f.weight, f.settings["scale"]) for f in config.filters] == [("tile", 0.1, "relative")]
+    with pytest.raises(ConfigError, match="scale"):
+        resolve_config(registry, "dvae", ["tile={scale: loud}"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from pydantic import Field
 
@@ -10,9 +12,24 @@ from pixforge.numerics import stable_mean
 from pixforge.settings import StrictModel
 
 
+#: the smallest neighbouring-pixel difference a relative loss divides by (a quarter of one level of 255)
+RELATIVE_FLOOR = 0.25 / 255
+
+
 class TileSettings(StrictModel):
     #: largest shift, as a share of each side (1: anywhere); the wrap edge then lands inside the view
     shift: float = Field(1.0, gt=0, le=1)
+    #: absolute: the loss is the mean difference across the wrap edges; relative: that difference over the
+    #: picture's own mean neighbouring-pixel difference (no gradient through it), so a flat picture, whose
+    #: every step is small, is held to its own scale as a busy one is
+    scale: Literal["absolute", "relative"] = "absolute"
+
+
+def neighbour_difference(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of horizontally and vertically neighbouring pixels inside the picture."""
+    across_x = stable_mean((image[..., :, 1:] - image[..., :, :-1]).abs())
+    across_y = stable_mean((image[..., 1:, :] - image[..., :-1, :]).abs())
+    return (across_x + across_y) / 2
 
 
 def seam_difference(image: torch.Tensor) -> torch.Tensor:
@@ -40,4 +57,7 @@ class TileFilter(Filter[TileSettings]):
         return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
 
     def loss(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-        return seam_difference(before)
+        seam = seam_difference(before)
+        if self.settings.scale == "absolute":
+            return seam
+        return seam / neighbour_difference(before.detach()).clamp(min=RELATIVE_FLOOR)

@@ -2,7 +2,8 @@
 
 A keyword that is no RenderConfig field but names a registered filter adds that filter to ``filters`` (or
 changes the one already there): True adds it with its settings as they are, False or None takes it out, a
-mapping merges into its settings, and any other value sets the filter's ``shorthand`` setting (the
+mapping merges into its settings (its ``weight``, unless the filter has a setting of that name, is the
+spec's loss weight), and any other value sets the filter's ``shorthand`` setting (the
 palette's ``colors``). What is written is a plain filter spec, so settings.yaml and replays carry it.
 """
 
@@ -38,7 +39,10 @@ def expand_filter_values(
                 spec = {"name": key}
                 specs.append(spec)
             flat = {k: spec.pop(k) for k in list(spec) if k not in SPEC_KEYS}  # {name: palette, colors: ...}
-            spec["settings"] = {**(spec.get("settings") or {}), **flat, **_settings_of(key, cls, value)}
+            given = _settings_of(key, cls, value)
+            if "weight" in given and "weight" not in getattr(getattr(cls, "Settings", None), "model_fields", {}):
+                spec["weight"] = given.pop("weight")  # tile={scale: relative, weight: 0.1}: the loss term's weight
+            spec["settings"] = {**(spec.get("settings") or {}), **flat, **given}
         data["filters"] = specs
     return rest
 

@@ -295,5 +295,9 @@ def test_the_tile_scale_and_weight_can_be_set_from_the_command_line() -> None:
     registry = default_registry()
     config = resolve_config(registry, "dvae", ["tile={scale: relative}", "filters.0.weight=0.1"])
     assert [(f.name, f.weight, f.settings["scale"]) for f in config.filters] == [("tile", 0.1, "relative")]
+    together = resolve_config(registry, "dvae", ["tile={scale: relative, weight: 0.1}"])
+    assert [(f.name, f.weight, f.settings["scale"]) for f in together.filters] == [("tile", 0.1, "relative")]
+    keyword = resolve_config(registry, "dvae", values={"tile": {"scale": "relative", "weight": 0.1}})
+    assert keyword.filters == together.filters
     with pytest.raises(ConfigError, match="scale"):
         resolve_config(registry, "dvae", ["tile={scale: loud}"])

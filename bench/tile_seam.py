@@ -29,6 +29,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 from pixforge import Pipeline  # noqa: E402
+from pixforge_filters.tile import seam_difference  # noqa: E402
+from pixforge_losses.smoothness import total_variation  # noqa: E402
 
 
 def cell_edges(image: torch.Tensor, cell: int = 8) -> float:
@@ -38,12 +40,9 @@ def cell_edges(image: torch.Tensor, cell: int = 8) -> float:
 
 
 def seam_figures(image: torch.Tensor) -> tuple[float, float]:
-    """``[1, 3, H, W]`` → (mean |difference| across the wrap edges, mean |difference| of neighbouring pixels)."""
-    wrap = torch.cat([(image[..., :, 0] - image[..., :, -1]).abs().flatten(),
-                      (image[..., 0, :] - image[..., -1, :]).abs().flatten()]).mean()
-    inside = torch.cat([(image[..., :, 1:] - image[..., :, :-1]).abs().flatten(),
-                        (image[..., 1:, :] - image[..., :-1, :]).abs().flatten()]).mean()
-    return wrap.item(), inside.item()
+    """``[1, 3, H, W]`` → (mean |difference| across the wrap edges, mean |difference| of neighbouring pixels):
+    the tile filter's own measures."""
+    return seam_difference(image).item(), (total_variation(image) / 2).item()
 
 
 def main() -> None:

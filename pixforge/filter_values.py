@@ -2,9 +2,9 @@
 
 A keyword that is no RenderConfig field but names a registered filter adds that filter to ``filters`` (or
 changes the one already there): True adds it with its settings as they are, False or None takes it out, a
-mapping merges into its settings (its ``weight``, unless the filter has a setting of that name, is the
-spec's loss weight), and any other value sets the filter's ``shorthand`` setting (the
-palette's ``colors``). What is written is a plain filter spec, so settings.yaml and replays carry it.
+mapping merges into its settings (its ``weight`` is the spec's loss weight, as beside a spec's name), and
+any other value sets the filter's ``shorthand`` setting (the palette's ``colors``). What is written is a
+plain filter spec, so settings.yaml and replays carry it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def expand_filter_values(
                 specs.append(spec)
             flat = {k: spec.pop(k) for k in list(spec) if k not in SPEC_KEYS}  # {name: palette, colors: ...}
             given = _settings_of(key, cls, value)
-            if "weight" in given and "weight" not in getattr(getattr(cls, "Settings", None), "model_fields", {}):
-                spec["weight"] = given.pop("weight")  # tile={scale: relative, weight: 0.1}: the loss term's weight
+            if "weight" in given:  # tile={scale: relative, weight: 0.1}: the spec's weight, as beside its name
+                spec["weight"] = given.pop("weight")
             spec["settings"] = {**(spec.get("settings") or {}), **flat, **given}
         data["filters"] = specs
     return rest

@@ -10,6 +10,7 @@ from pydantic import Field
 from pixforge.components import Filter
 from pixforge.numerics import stable_mean
 from pixforge.settings import StrictModel
+from pixforge_losses.smoothness import total_variation
 
 
 #: the smallest neighbouring-pixel difference a relative loss divides by (a quarter of one level of 255)
@@ -23,13 +24,6 @@ class TileSettings(StrictModel):
     #: picture's own mean neighbouring-pixel difference (no gradient through it), so a flat picture, whose
     #: every step is small, is held to its own scale as a busy one is
     scale: Literal["absolute", "relative"] = "absolute"
-
-
-def neighbour_difference(image: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of horizontally and vertically neighbouring pixels inside the picture."""
-    across_x = stable_mean((image[..., :, 1:] - image[..., :, :-1]).abs())
-    across_y = stable_mean((image[..., 1:, :] - image[..., :-1, :]).abs())
-    return (across_x + across_y) / 2
 
 
 def seam_difference(image: torch.Tensor) -> torch.Tensor:
@@ -60,4 +54,5 @@ class TileFilter(Filter[TileSettings]):
         seam = seam_difference(before)
         if self.settings.scale == "absolute":
             return seam
-        return seam / neighbour_difference(before.detach()).clamp(min=RELATIVE_FLOOR)
+        inside = total_variation(before.detach()) / 2  # the mean neighbouring-pixel difference, across and down
+        return seam / inside.clamp(min=RELATIVE_FLOOR)

@@ -1,5 +1,7 @@
-"""Seamless generators (``--tile``): the vqgan and dvae decoders pad circularly, so rolling the latent by one cell
-rolls the picture by one cell's pixels exactly; the cached original model is left as it was."""
+"""Seamless generators (``--tile``): the dvae's decoder (and the vqgan's with ``wrap: convolutions``) pads
+circularly, so rolling the latent by one cell rolls the picture by one cell's pixels exactly, and the cached
+original model is left as it was; the vqgan by default wraps its latent instead (margin cells copied from the
+opposite edges), nearly periodic with the model as trained."""
 
 from __future__ import annotations
 
@@ -25,13 +27,14 @@ def test_circular_copy_switches_padded_convolutions_only() -> None:
     assert torch.allclose(twin(torch.roll(x, 3, dims=-1)), torch.roll(twin(x), 3, dims=-1), atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", [VQGANGenerator, DVAEGenerator], ids=["vqgan", "dvae"])
-def test_seamless_decoder_rolls_with_its_latent(cls: type) -> None:
+@pytest.mark.parametrize(("cls", "settings"), [(VQGANGenerator, {"wrap": "convolutions"}), (DVAEGenerator, {})],
+                         ids=["vqgan", "dvae"])
+def test_seamless_decoder_rolls_with_its_latent(cls: type, settings: dict) -> None:
     plain_context = tiny_context(32, 32)
     context = replace(plain_context, seamless=True)
     with seeded(0):
-        generator = build_component(cls, {}, context)
-        plain = build_component(cls, {}, replace(plain_context, cache=context.cache))
+        generator = build_component(cls, settings, context)
+        plain = build_component(cls, settings, replace(plain_context, cache=context.cache))
     latent = generator.latent()
     assert tuple(latent.shape[-2:]) == (4, 4)  # no margin beyond the canvas
     with torch.no_grad():
@@ -47,6 +50,49 @@ def test_seamless_decoder_rolls_with_its_latent(cls: type) -> None:
                    for m in original.modules())
     assert any(isinstance(m, CircularConv2d) or getattr(m, "padding_mode", "zeros") == "circular"
                for m in tiled.modules())
+
+
+def test_vqgan_wraps_its_latent_by_default() -> None:
+    """The margin cells repeat the opposite edges' cells: the latent is the canvas's own cells, the decoder is
+    the shared original (no copy), rolling the latent by a cell rolls the picture nearly exactly, and the wrap
+    edges meet far more closely than those of the same cells decoded without the wrap."""
+    from pixforge_filters.tile import seam_difference
+
+    plain_context = tiny_context(64, 64)
+    context = replace(plain_context, seamless=True)
+    with seeded(0):
+        generator = build_component(VQGANGenerator, {}, context)
+        unwrapped = build_component(VQGANGenerator, {"margin": 0}, replace(plain_context, cache=context.cache))
+    assert generator.vq is unwrapped.vq and len(context.cache) == 1
+    assert not any(getattr(m, "padding_mode", "zeros") == "circular" for m in generator.vq.modules())
+    latent = generator.latent()
+    assert tuple(latent.shape[-2:]) == (8, 8)
+    with torch.no_grad():
+        unwrapped.latent().copy_(latent)
+        before, apart = generator(), unwrapped()
+        latent.copy_(torch.roll(latent, 1, dims=-1))
+        after = generator()
+    assert (after - torch.roll(before, 8, dims=-1)).abs().mean() < 0.02
+    assert seam_difference(before) < 0.5 * seam_difference(apart)
+
+
+def test_vqgan_tile_starts_nearer_its_picture_than_with_circular_convolutions() -> None:
+    """From an image, a tile wrapped in the latent encodes the picture repeated over the margin and keeps the
+    canvas's cells. The shipped tiny decoder, trained with zero padding, draws that start far nearer the picture
+    than a copy of it whose every convolution pads circularly (which turned a layout to noise)."""
+    from pixforge_zoo.world import Scene, render_batch
+
+    picture = render_batch([Scene("circle", "red", "blue", "medium", "centre")])
+    context = replace(tiny_context(64, 64), seamless=True)
+    errors = {}
+    for wrap in ("latent", "convolutions"):
+        with seeded(0):
+            generator = build_component(VQGANGenerator, {"wrap": wrap}, context)
+        generator.init(picture)
+        assert tuple(generator.latent().shape[-2:]) == (8, 8)
+        with torch.no_grad():
+            errors[wrap] = (generator() - picture).abs().mean()
+    assert errors["latent"] < 0.75 * errors["convolutions"]
 
 
 def test_wrap_upsample_is_bilinear_inside_and_periodic_at_the_edges() -> None:

@@ -5,6 +5,13 @@ nearest code with a straight-through gradient), or logits over the codebook for 
 one-hot with the softmax's gradient). The ``m`` latent cells beyond each edge are decoded and cropped
 away, because a decoder's outermost pixels are its worst (zero padding): the canvas shows only interior.
 The decoder is frozen and shared through the model cache; only ``z`` trains.
+
+A seamless render (``--tile``) wraps the canvas around. By default (``wrap: latent``) ``z`` holds the
+canvas's cells only and its ``wrap_margin`` cells beyond each side are copies of the opposite edge's (circular
+padding of the quantised latent), decoded by the model as it was trained and cropped, so each edge is drawn
+beside what it meets in a tiling. ``wrap: convolutions`` pads every convolution of a copy of the decoder
+circularly instead: exactly periodic, but a decoder trained with zero padding may not draw well that way
+(the shipped tiny one turns a clean picture to noise: mean error 0.29 against 0.08 for its own encoding).
 """
 
 from __future__ import annotations
@@ -75,8 +82,13 @@ class VQGANSettings(StrictModel):
     #: gradient: a smooth random two-colour gradient, encoded. An init image overrides it.
     init: Literal["random_codes", "pixels", "gradient"] = "random_codes"
     #: latent cells decoded beyond each canvas edge and cropped away, hiding the decoder's border artefacts
-    #: (none in a seamless render, ``--tile``, whose decoder pads circularly instead)
     margin: int = Field(1, ge=0, le=8)
+    #: how a seamless render (``--tile``) wraps around: latent: ``wrap_margin`` cells beyond each edge repeat
+    #: the opposite edge's (the decoder as trained; nearly periodic); convolutions: every decoder convolution
+    #: pads circularly (exactly periodic, no margin; a decoder trained with zero padding may draw noise)
+    wrap: Literal["latent", "convolutions"] = "latent"
+    #: ``wrap: latent``: the cells copied beyond each edge (more: nearer periodic, a larger decode)
+    wrap_margin: int = Field(3, ge=1, le=8)
     #: Gumbel models only: softmax temperature of the code logits
     temperature: float = Field(1.0, gt=0)
     #: Gumbel models only: sample codes with Gumbel noise each step instead of taking the argmax
@@ -140,17 +152,21 @@ class VQGANGenerator(Generator[VQGANSettings]):
         if wide and not self.channels_last:  # this override decodes contiguous: a copy with contiguous weights
             key = (*key, "contiguous")
             model = context.cache.get(key, lambda: decoder_in_layout(copy.deepcopy(model), channels_last=False))
-        if context.seamless:  # a tile: circular padding, in a copy kept beside the shared original
+        circular = context.seamless and settings.wrap == "convolutions"
+        if circular:  # a tile padded in every convolution, in a copy kept beside the shared original
             model = context.cache.get((*key, "circular"), lambda: circular_copy(model))
         # kept out of the module tree: the shared, frozen model is neither optimised, moved nor saved with z
         object.__setattr__(self, "vq", model)
         self.factor = model.spec.factor
         self.width = round_to_multiple(context.width, self.factor)
         self.height = round_to_multiple(context.height, self.factor)
-        margin = 0 if context.seamless else settings.margin  # a tile wraps at the canvas edge: no margin
-        self.pad = margin * self.factor
+        rows, columns = self.height // self.factor, self.width // self.factor
+        #: margin cells copied from the opposite edges before decoding (a tile wrapped in the latent)
+        self.wrap_cells = min(settings.wrap_margin, rows, columns) if context.seamless and not circular else 0
+        margin = 0 if context.seamless else settings.margin  # a tile's latent holds the canvas's cells only
+        self.pad = (self.wrap_cells or margin) * self.factor
         cells = margin * 2
-        shape = (1, model.spec.latent_channels, self.height // self.factor + cells, self.width // self.factor + cells)
+        shape = (1, model.spec.latent_channels, rows + cells, columns + cells)
         self.z = nn.Parameter(torch.zeros(shape, device=context.device))
         codebook = model.codebook.detach()
         self.register_buffer("z_min", codebook.min(0).values.view(1, -1, 1, 1), persistent=False)
@@ -179,7 +195,7 @@ class VQGANGenerator(Generator[VQGANSettings]):
 
     def _from_settings(self) -> torch.Tensor:
         kind = self.settings.init
-        height, width = self.height + 2 * self.pad, self.width + 2 * self.pad
+        height, width = (side * self.factor for side in self.z.shape[-2:])
         if kind == "pixels":
             return self.vq.encode(pixel_noise(1, height, width).to(self.z.device))
         if kind == "gradient":
@@ -195,7 +211,8 @@ class VQGANGenerator(Generator[VQGANSettings]):
         return self.vq.codes_to_latent(codes)
 
     def encode(self, image: torch.Tensor) -> torch.Tensor:
-        """A picture → the latent that reproduces it (resized to the canvas, edges extended over the margin)."""
+        """A picture → the latent that reproduces it (resized to the canvas, edges extended over the margin;
+        for a tile wrapped in the latent, the picture repeated over it, and only the canvas's cells kept)."""
         if image.dim() == 3:
             image = image.unsqueeze(0)
         image = image[:1].float().to(self.z.device)
@@ -205,6 +222,10 @@ class VQGANGenerator(Generator[VQGANSettings]):
             raise ConfigError(f"generator 'vqgan': an init image needs 3 colour channels, got {image.shape[1]}")
         if tuple(image.shape[-2:]) != (self.height, self.width):
             image = F.interpolate(image, size=(self.height, self.width), mode="bilinear", antialias=True)
+        if self.wrap_cells:
+            cells = self.wrap_cells
+            wrapped = F.pad(image.clamp(0, 1), (self.pad,) * 4, mode="circular")
+            return self.vq.encode(wrapped)[..., cells:-cells, cells:-cells]
         if self.pad:
             image = F.pad(image, (self.pad,) * 4, mode="replicate")
         return self.vq.encode(image.clamp(0, 1))
@@ -222,6 +243,8 @@ class VQGANGenerator(Generator[VQGANSettings]):
 
     def forward(self) -> torch.Tensor:
         z_q = self.quantized()
+        if self.wrap_cells:
+            z_q = F.pad(z_q, (self.wrap_cells,) * 4, mode="circular")
         with autocast_for(self.settings.precision, z_q.device):
             image = self.vq.decode(z_q, self.channels_last, checkpointing=self.settings.checkpointing)
         image = image[..., self.pad : self.pad + self.height, self.pad : self.pad + self.width]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -40,7 +41,9 @@ def main() -> None:
     sheet = Image.new("RGB", (side * len(PANELS), side + caption), "white")
     draw = ImageDraw.Draw(sheet)
     for index, (label, values) in enumerate(PANELS.items()):
-        result = pipe.render(PROMPT, seed=args.seed, out=args.work / f"panel-{index}", **values)
+        folder = args.work / f"panel-{index}"
+        shutil.rmtree(folder, ignore_errors=True)  # a finished layout left there would be reused, not redrawn
+        result = pipe.render(PROMPT, seed=args.seed, out=folder, **values)
         picture = result.image.convert("RGB")
         if values.get("tile"):
             tiled = Image.new("RGB", (picture.width * 2, picture.height * 2))

@@ -318,6 +318,13 @@ class Filter(nn.Module, ABC, Generic[SettingsT]):
         """Whether the filter with these settings needs a seamless generator; ``seamless`` by default."""
         return cls.seamless
 
+    @classmethod
+    def cell_for(cls, settings: StrictModel) -> tuple[int, StrictModel] | None:
+        """For a filter that makes the picture ``n × n`` repeats of one cell (a wallpaper group): ``n`` and its
+        settings for drawing that cell alone, so a layout draws one cell and repeats it (averaged over the
+        cells, one clean primitive fades to a faint ghost); None, the default, for any other filter."""
+        return None
+
     def __init__(self, settings: SettingsT, context: BuildContext) -> None:
         super().__init__()
         self.settings: SettingsT = settings

@@ -13,6 +13,10 @@ its own detail::
     RUN/layout/final.png            the best one by the render's perceptors; what the render starts from
     RUN/layout/candidates.png       the ranked contact sheet
 
+A filter that makes the picture ``n × n`` repeats of one cell (a wallpaper group, ``Filter.cell_for``) gets a
+layout of one cell, with that filter on the cell alone, repeated ``n × n`` for the render's start: averaged
+over the cells, the one primitive of a whole-canvas layout faded to a flat ground.
+
 The hand-over goes through ``layout/final.png`` (8 bits a channel), as staged renders do, so a resumed
 render starts from the same bytes. Skipped when the render has an init image: the user's picture wins.
 """
@@ -27,11 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 
 from .components import Observer
 from .config import RenderConfig
 from .errors import VocabularyWarning
 from .outputs import load_image, pil_to_tensor, save_png
+from .resolve import component_settings
 from .results import RenderInterrupted, RenderResult
 from .resume import is_completed, read_status, write_status
 from .run_folder import RunFolder
@@ -66,6 +72,24 @@ def layout_config(config: RenderConfig) -> RenderConfig:
     )
 
 
+def cell_layout(pipeline: Pipeline, settings: RenderConfig) -> tuple[RenderConfig, int]:
+    """A layout's settings for one cell of a filter that repeats cells (``Filter.cell_for``), and the repeats
+    along each side; unchanged, 1, when no filter does (or more than one, which have no common cell)."""
+    registry = pipeline.registry
+    cells = []
+    for index, spec in enumerate(settings.filters):
+        cell = registry.get("filter", spec.name).cell_for(component_settings(registry, "filter", spec))
+        if cell is not None:
+            cells.append((index, *cell))
+    if len(cells) != 1:
+        return settings, 1
+    index, repeats, cell_settings = cells[0]
+    filters = list(settings.filters)
+    filters[index] = filters[index].model_copy(update={"settings": cell_settings.model_dump(mode="json")})
+    width, height = settings.size
+    return settings.model_copy(update={"size": (width // repeats, height // repeats), "filters": filters}), repeats
+
+
 def layout_dir(run_dir: Path) -> Path:
     """Where a render in ``run_dir`` keeps its layout."""
     return run_dir / RunFolder.LAYOUT
@@ -79,8 +103,9 @@ def render_layout(
     assert config.layout is not None
     here = layout_dir(run_dir)
     folder = RunFolder(here)
+    whole = layout_config(config)
+    settings, repeats = cell_layout(pipeline, whole)
     if not is_completed(here):
-        settings = layout_config(config)
         count = config.layout.candidates
         try:
             with warnings.catch_warnings():  # the render itself says which words its CLIP does not know
@@ -95,7 +120,14 @@ def render_layout(
             _keep_what_it_made(here, run_dir, config.steps, error)
             raise
         write_status(here, "completed", settings.steps * count, settings.steps * count)
-    return pil_to_tensor(load_image(folder.final, "the layout's final.png"))
+    picture = pil_to_tensor(load_image(folder.final, "the layout's final.png"))
+    if repeats == 1:
+        return picture
+    tiled = picture.repeat(1, 1, repeats, repeats)
+    width, height = whole.size
+    if tuple(tiled.shape[-2:]) != (height, width):  # a cell the layout's generator rounded
+        tiled = F.interpolate(tiled, size=(height, width), mode="bilinear", antialias=True).clamp(0, 1)
+    return tiled
 
 
 def _keep_what_it_made(here: Path, run_dir: Path, total_steps: int, error: BaseException) -> None:

@@ -238,7 +238,8 @@ class Pipeline:
         if components.start is not None or components.init_image is not None or not config.prompt.strip():
             return
         scored = [(slot.perceptor, slot.weight) for slot in components.perceptors]
-        components.generator.propose(partial(clip_scores, config=config, perceptors=scored))
+        # judged as the losses will see them: through the filters that make the picture (a symmetry, a palette)
+        components.generator.propose(components.filters.judged(partial(clip_scores, config=config, perceptors=scored)))
 
     def render_candidates(
         self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer] = ()

@@ -188,3 +188,40 @@ def test_an_animations_first_frame_starts_from_the_layout(pipe, tmp_path) -> Non
     frames_off = sorted((tmp_path / "off").glob("frames/*.png"))
     assert frames_on and len(frames_on) == len(frames_off)
     assert not torch.equal(_png(frames_on[0]), _png(frames_off[0]))
+
+
+def test_a_wallpaper_group_gets_a_layout_of_one_cell_repeated(pipe, tmp_path) -> None:
+    """p4m over 2 x 2 cells: the layout draws one cell with the group on it alone, and the render starts from
+    that cell repeated 2 x 2; averaged over the cells, a whole-canvas layout faded to a flat ground."""
+    from pixforge.layout import cell_layout, render_layout
+
+    config = pipe.resolve("a red circle on a blue background", overrides=[*TINY, "size=64"],
+                          wallpaper={"symmetry": "p4m", "cells": 2})
+    settings, repeats = cell_layout(pipe, layout_config(config))
+    assert repeats == 2 and settings.size == (32, 32)
+    assert settings.filters[0].settings == {"symmetry": "p4m", "cells": 1}
+    plain, one = cell_layout(pipe, layout_config(pipe.resolve("a", wallpaper="mirror_x")))
+    assert one == 1 and plain.filters[0].settings["symmetry"] == "mirror_x"
+    config.seed = 2
+    start = render_layout(pipe, config, tmp_path / "run")
+    cell = _png(layout_dir(tmp_path / "run") / "final.png")
+    assert tuple(cell.shape[-2:]) == (32, 32) and torch.equal(start, cell.repeat(1, 1, 2, 2))
+    # the cell keeps its primitive: the red circle stands out of the blue ground
+    assert (start[0, 0] - start[0, 2]).amax() > 0.3 and (start[0, 2] - start[0, 0]).amax() > 0.3
+
+
+def test_a_start_search_judges_its_proposals_through_the_filters(pipe, tmp_path, monkeypatch) -> None:
+    """The shapes generator's start search scores what the losses will see: its proposals after a symmetry."""
+    from pixforge.filters import FilterChain
+
+    judged: list[torch.Size] = []
+    real = FilterChain.picture
+
+    def picture(self, image):
+        judged.append(image.shape)
+        return real(self, image)
+
+    monkeypatch.setattr(FilterChain, "picture", picture)
+    pipe.render("a red circle", preset="shapes", overrides=["size=32", "steps=1", "cutouts.count=2",
+                "generator.settings.proposals=8"], wallpaper="rot2", seed=0, out=tmp_path / "run")
+    assert torch.Size([8, 3, 32, 32]) in judged  # the eight proposals, judged in one batch

@@ -91,6 +91,14 @@ class WallpaperFilter(Filter[WallpaperSettings]):
         """Wallpaper groups repeat and wrap around: the generator is built seamless for them."""
         return settings.symmetry in WALLPAPER_GROUPS
 
+    @classmethod
+    def cell_for(cls, settings: WallpaperSettings) -> tuple[int, WallpaperSettings] | None:
+        """A wallpaper group of ``n × n`` cells: one cell is the same group on a single cell."""
+        n = settings.cell_count()
+        if settings.symmetry not in WALLPAPER_GROUPS or n == 1:
+            return None
+        return n, settings.model_copy(update={"cells": 1})
+
     def __init__(self, settings: WallpaperSettings, context: BuildContext) -> None:
         super().__init__(settings, context)
         n = settings.cell_count()

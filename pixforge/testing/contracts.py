@@ -183,6 +183,24 @@ class FilterContract(ComponentContract):
     def test_flags_are_bools(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         assert isinstance(contract_component.view_only, bool) and isinstance(contract_component.seamless, bool)
 
+    def test_cell_is_one_cell_of_the_picture(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
+        """``cell_for``: None, or the repeats and settings (of the filter's own kind) that draw one cell alone,
+        which repeat no further; the filter's picture is then that many repeats of one cell."""
+        settings = self._filter(contract_component, contract_settings).settings
+        cell = contract_component.cell_for(settings)
+        if cell is None:
+            return
+        repeats, alone = cell
+        assert isinstance(repeats, int) and repeats > 1 and isinstance(alone, contract_component.Settings)
+        assert contract_component.cell_for(alone) is None
+        width, height = self.canvas
+        if width % repeats or height % repeats:
+            return
+        with seeded(0):
+            out = self._filter(contract_component, contract_settings)(self._batch())
+        first = out[..., : height // repeats, : width // repeats]
+        assert torch.allclose(out, first.repeat(1, 1, repeats, repeats), atol=1e-6)
+
     def test_shape_and_range(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         batch = self._batch()
         with seeded(0):

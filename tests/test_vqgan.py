@@ -310,6 +310,27 @@ def test_gumbel_model_loads_and_renders_with_gradients(tmp_path: Path) -> None:
         assert gen.z.grad is not None and gen.z.grad.abs().sum() > 0
 
 
+def test_a_gumbel_tile_wraps_its_logits(tmp_path: Path) -> None:
+    """--tile with a Gumbel model: the logits hold the canvas's cells only, the wrap margin is decoded and
+    cropped, gradients reach every cell, and a picture start keeps the canvas's cells."""
+    from dataclasses import replace
+
+    spec = small_spec("gumbel")
+    config = write_config(tmp_path / "gumbel.yaml", spec)
+    torch.save({"state_dict": random_state(spec)}, tmp_path / "gumbel.ckpt")
+    context = replace(tiny_context(40, 24), seamless=True)
+    with seeded(0):
+        gen = build_component(VQGANGenerator, {"config": str(config), "checkpoint": str(tmp_path / "gumbel.ckpt"),
+                                               "wrap_margin": 2}, context)
+    assert gen.wrap_cells == 2 and gen.z.shape == (1, 64, 12, 20)  # f2: 24 x 40 px, no margin of its own
+    image = gen()
+    assert image.shape == (1, 3, 24, 40) and image.min() >= 0 and image.max() <= 1
+    image.mean().backward()
+    assert gen.z.grad is not None and (gen.z.grad.abs().sum(dim=1) > 0).all()
+    gen.init(torch.rand(1, 3, 24, 40))
+    assert gen.z.shape == (1, 64, 12, 20)
+
+
 def test_transformer_checkpoint_uses_its_first_stage(tmp_path: Path) -> None:
     spec = small_spec()
     first = spec_to_config(spec)["model"]

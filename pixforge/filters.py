@@ -51,13 +51,6 @@ class FilterChain:
             image = named.filter(image)
         return image
 
-    def judged(self, score: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-        """``score`` of pictures after the filters that make the picture (none: ``score`` itself), so a start
-        search judges its proposals as the losses will see them."""
-        if not self.picture_filters:
-            return score
-        return lambda images: score(self.picture(images))
-
     @staticmethod
     def _through(filters: list[NamedFilter], image: torch.Tensor, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         for named in filters:

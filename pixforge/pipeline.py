@@ -238,8 +238,9 @@ class Pipeline:
         if components.start is not None or components.init_image is not None or not config.prompt.strip():
             return
         scored = [(slot.perceptor, slot.weight) for slot in components.perceptors]
-        # judged as the losses will see them: through the filters that make the picture (a symmetry, a palette)
-        components.generator.propose(components.filters.judged(partial(clip_scores, config=config, perceptors=scored)))
+        # the raw proposals are judged, not the filters' picture of them: averaged by a symmetry, a shape's blend
+        # with its ground (pink for red on white) scores higher with the tiny CLIP than a clean shape does
+        components.generator.propose(partial(clip_scores, config=config, perceptors=scored))
 
     def render_candidates(
         self, config: RenderConfig, seed: int, count: int, run_dir: Path, observers: Sequence[Observer] = ()

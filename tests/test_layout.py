@@ -209,19 +209,3 @@ def test_a_wallpaper_group_gets_a_layout_of_one_cell_repeated(pipe, tmp_path) ->
     # the cell keeps its primitive: the red circle stands out of the blue ground
     assert (start[0, 0] - start[0, 2]).amax() > 0.3 and (start[0, 2] - start[0, 0]).amax() > 0.3
 
-
-def test_a_start_search_judges_its_proposals_through_the_filters(pipe, tmp_path, monkeypatch) -> None:
-    """The shapes generator's start search scores what the losses will see: its proposals after a symmetry."""
-    from pixforge.filters import FilterChain
-
-    judged: list[torch.Size] = []
-    real = FilterChain.picture
-
-    def picture(self, image):
-        judged.append(image.shape)
-        return real(self, image)
-
-    monkeypatch.setattr(FilterChain, "picture", picture)
-    pipe.render("a red circle", preset="shapes", overrides=["size=32", "steps=1", "cutouts.count=2",
-                "generator.settings.proposals=8"], wallpaper="rot2", seed=0, out=tmp_path / "run")
-    assert torch.Size([8, 3, 32, 32]) in judged  # the eight proposals, judged in one batch

@@ -186,8 +186,9 @@ class FilterContract(ComponentContract):
     def test_cell_is_one_cell_of_the_picture(self, contract_component: type, contract_settings: dict[str, Any]) -> None:
         """``cell_for``: None, or the repeats and settings (of the filter's own kind) that draw one cell alone,
         which repeat no further; the filter's picture is then that many repeats of one cell."""
-        settings = self._filter(contract_component, contract_settings).settings
-        cell = contract_component.cell_for(settings)
+        with seeded(0):
+            built = self._filter(contract_component, contract_settings)
+        cell = contract_component.cell_for(built.settings)
         if cell is None:
             return
         repeats, alone = cell
@@ -197,7 +198,7 @@ class FilterContract(ComponentContract):
         if width % repeats or height % repeats:
             return
         with seeded(0):
-            out = self._filter(contract_component, contract_settings)(self._batch())
+            out = built(self._batch())
         first = out[..., : height // repeats, : width // repeats]
         assert torch.allclose(out, first.repeat(1, 1, repeats, repeats), atol=1e-6)
 

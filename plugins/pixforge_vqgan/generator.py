@@ -222,13 +222,12 @@ class VQGANGenerator(Generator[VQGANSettings]):
             raise ConfigError(f"generator 'vqgan': an init image needs 3 colour channels, got {image.shape[1]}")
         if tuple(image.shape[-2:]) != (self.height, self.width):
             image = F.interpolate(image, size=(self.height, self.width), mode="bilinear", antialias=True)
-        if self.wrap_cells:
-            cells = self.wrap_cells
-            wrapped = F.pad(image.clamp(0, 1), (self.pad,) * 4, mode="circular")
-            return self.vq.encode(wrapped)[..., cells:-cells, cells:-cells]
+        image = image.clamp(0, 1)
         if self.pad:
-            image = F.pad(image, (self.pad,) * 4, mode="replicate")
-        return self.vq.encode(image.clamp(0, 1))
+            image = F.pad(image, (self.pad,) * 4, mode="circular" if self.wrap_cells else "replicate")
+        z = self.vq.encode(image)
+        cells = self.wrap_cells
+        return z[..., cells:-cells, cells:-cells] if cells else z
 
     # -- rendering --------------------------------------------------------------------------------
 
